@@ -1,0 +1,157 @@
+import { RuntimeError } from '../errors.js';
+import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
+import { cniConfigPath } from '../plan/names.js';
+import type { LabPlan, NodePlan } from '../plan/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { agent, type CniLine, jsonLines, type PodLine } from './agent.js';
+import { engineConcurrency, mapLimit } from './limit.js';
+
+/** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
+export type Phase = 'image' | 'network' | 'nodes' | 'cni' | 'pods' | 'routes' | 'wait';
+
+/** What the actions share while a lab comes up. */
+export interface ApplyContext {
+  runtime: Runtime;
+  plan: LabPlan;
+  image: ImageOptions;
+  /** Pod IPs by `namespace/name`, as the CNI plugin gave them. */
+  podIPs: Map<string, string>;
+  /** Sandbox container IDs by `namespace/name`. */
+  sandboxIds: Map<string, string>;
+}
+
+/** One named step of `up`; each becomes one listr2 task. */
+export interface Action {
+  phase: Phase;
+  title: string;
+  run(ctx: ApplyContext): Promise<void>;
+}
+
+const nodeRef = (node: NodePlan) => ({ name: node.name, container: node.container.name });
+
+/** The ordered actions that bring a planned lab up (kind's actionsToRun). */
+export function upActions(): Action[] {
+  return [
+    {
+      phase: 'image',
+      title: 'Ensuring images',
+      async run({ runtime, plan, image }) {
+        const built = await ensureNodeImage(runtime, image);
+        if (built !== plan.image)
+          throw new RuntimeError(`node image ${built} is not the planned ${plan.image}`);
+        const others = new Set(
+          plan.pods.flatMap((p) => p.containers.map((c) => c.image)).filter((i) => i !== plan.image),
+        );
+        for (const ref of others) {
+          if (await runtime.hasImage(ref)) continue;
+          image.log(`pulling ${ref}`);
+          await runtime.pullImage(ref).catch((error: unknown) => {
+            throw new RuntimeError(
+              `image ${ref} is not in the engine and could not be pulled: ${(error as Error).message}`,
+              `load it first (docker load -i FILE, or docker build -t ${ref} DIR)`,
+            );
+          });
+        }
+      },
+    },
+    {
+      phase: 'network',
+      title: 'Creating the node network',
+      async run({ runtime, plan }) {
+        await runtime.createNetwork(plan.network);
+      },
+    },
+    {
+      phase: 'nodes',
+      title: 'Starting nodes',
+      async run({ runtime, plan }) {
+        await mapLimit(plan.nodes, engineConcurrency, (n) => runtime.runContainer(n.container));
+      },
+    },
+    {
+      phase: 'cni',
+      title: 'Installing the bridge CNI config',
+      async run({ runtime, plan }) {
+        await Promise.all(
+          plan.nodes.map((n) =>
+            agent(runtime, nodeRef(n), ['write-file', cniConfigPath], JSON.stringify(n.cniConfig, null, 2)),
+          ),
+        );
+      },
+    },
+    {
+      phase: 'pods',
+      title: 'Creating pods and wiring them in with CNI ADD',
+      async run(ctx) {
+        const { runtime, plan } = ctx;
+        const ids = await mapLimit(plan.pods, engineConcurrency, (p) => runtime.runContainer(p.sandbox));
+        for (const [i, p] of plan.pods.entries()) ctx.sandboxIds.set(p.key, ids[i]!);
+        // The pods' own containers join the sandboxes' namespaces while the nodes wire those in.
+        const containers = mapLimit(
+          plan.pods.flatMap((p) => p.containers),
+          engineConcurrency,
+          (c) => runtime.runContainer(c),
+        );
+        const wiring = Promise.all(
+          plan.nodes.map(async (node) => {
+            const pods = plan.pods.filter((p) => p.node === node.name);
+            if (pods.length === 0) return;
+            const input = pods.map((p) => `${p.key} ${ctx.sandboxIds.get(p.key)}`).join('\n');
+            const lines = jsonLines<CniLine>(await agent(runtime, nodeRef(node), ['cni', 'ADD'], input));
+            const failures: string[] = [];
+            for (const pod of pods) {
+              const line = lines.find((l) => l.pod === pod.key);
+              const address = line?.result?.ips?.[0]?.address;
+              if (!line || line.error || !address)
+                failures.push(`${pod.key}: ${line?.error?.trim() ?? 'no result from the CNI plugin'}`);
+              else ctx.podIPs.set(pod.key, address.split('/')[0]!);
+            }
+            if (failures.length) {
+              throw new RuntimeError(`CNI ADD failed on node ${node.name}:\n  ${failures.join('\n  ')}`);
+            }
+          }),
+        );
+        await Promise.all([containers, wiring]);
+      },
+    },
+    {
+      phase: 'routes',
+      title: 'Adding host routes between nodes',
+      async run({ runtime, plan }) {
+        await Promise.all(
+          plan.nodes.map((n) => agent(runtime, nodeRef(n), ['ip-batch'], n.routes.join('\n'))),
+        );
+      },
+    },
+    {
+      phase: 'wait',
+      title: 'Waiting for every pod to have its IP',
+      async run({ runtime, plan, podIPs }) {
+        await Promise.all(
+          plan.nodes.map(async (node) => {
+            const expected = plan.pods.filter((p) => p.node === node.name);
+            if (expected.length === 0) return;
+            const seen = new Map(
+              jsonLines<PodLine>(await agent(runtime, nodeRef(node), ['pods'])).map((l) => [l.pod, l.ip]),
+            );
+            const wrong = expected.filter((p) => seen.get(p.key) !== podIPs.get(p.key));
+            if (wrong.length) {
+              throw new RuntimeError(
+                `pods without their IP on node ${node.name}: ${wrong.map((p) => `${p.key} (CNI gave ${podIPs.get(p.key)}, eth0 has ${seen.get(p.key) || 'none'})`).join(', ')}`,
+              );
+            }
+          }),
+        );
+        const stopped = (await runtime.listContainers({ 'io.podlab.lab': plan.name })).filter(
+          (c) => c.state !== 'running',
+        );
+        if (stopped.length) {
+          throw new RuntimeError(
+            `containers stopped right after starting: ${stopped.map((c) => `${c.name} (${c.state})`).join(', ')}`,
+            'check the command of each (lab up --retain keeps them to look at, then: docker logs NAME)',
+          );
+        }
+      },
+    },
+  ];
+}

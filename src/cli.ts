@@ -1,0 +1,119 @@
+import { Command, CommanderError, Option } from 'commander';
+import type { CommandContext } from './commands/context.js';
+import { ExitCode, LabError } from './errors.js';
+
+/** The `lab` command line: each command's module is loaded only when it runs, so `lab --help` stays fast. */
+export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code: number) => void): Command {
+  const program = new Command('lab')
+    .description(
+      'Kubernetes-shaped network labs on one Docker engine, with checks that prove the networking rules.',
+    )
+    .option('-v, --verbose', 'show stack traces of errors')
+    .showHelpAfterError('(run lab --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+
+  const file = () =>
+    new Option('-f, --file <file>', 'topology file (default: ./lab.yaml, else the shipped example)');
+  const run =
+    <A extends unknown[]>(
+      load: () => Promise<{ default: (c: CommandContext, ...args: A) => Promise<number> }>,
+    ) =>
+    async (...args: A) => {
+      const command = await load();
+      setExit(await command.default(await ctx(), ...args));
+    };
+
+  program
+    .command('up')
+    .description('create the lab: nodes, bridge CNI, pods and routes (does nothing when it already runs)')
+    .addOption(file())
+    .option('--retain', 'keep what was created when up fails, to look at it')
+    .option('--json', 'print the resulting status as JSON')
+    .action(run(() => import('./commands/up.js')));
+  program
+    .command('down')
+    .description('remove everything labelled with the lab, also after a crash or an interrupted up')
+    .argument('[name]', 'lab name')
+    .addOption(file())
+    .option('--all', 'remove every podlab lab')
+    .action(run(() => import('./commands/down.js')));
+  program
+    .command('status')
+    .description('show a running lab as the engine has it')
+    .argument('[name]', 'lab name')
+    .addOption(file())
+    .option('--json', 'print JSON')
+    .action(run(() => import('./commands/status.js')));
+  program
+    .command('ls')
+    .description('list the labs that exist in the engine')
+    .option('--json', 'print JSON')
+    .action(run(() => import('./commands/ls.js')));
+  program
+    .command('exec')
+    .description('run a command in a node (NODE), a pod (NS/POD) or one of its containers (NS/POD/CONTAINER)')
+    .argument('<target>', 'NODE, NS/POD or NS/POD/CONTAINER')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .addOption(file())
+    .option('--lab <name>', 'lab name')
+    .option('-i, --interactive', 'pass standard input to the command')
+    .action(run(() => import('./commands/exec.js')));
+  program
+    .command('validate')
+    .description('check a topology file and report every problem with its position')
+    .addOption(file())
+    .option('--json', 'print JSON')
+    .action(run(() => import('./commands/validate.js')));
+  program
+    .command('plan')
+    .description(
+      'print what up would create (addresses, routes, CNI configs, containers) without touching Docker',
+    )
+    .addOption(file())
+    .option('--json', 'print JSON')
+    .action(run(() => import('./commands/plan.js')));
+  program
+    .command('image')
+    .description('build the node image now (up builds it when missing)')
+    .option('--rebuild', 'build even when the image exists')
+    .action(run(() => import('./commands/image.js')));
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. The one place that turns errors into messages and codes. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = ExitCode.ok;
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const program = buildProgram(
+    async () => (await import('./commands/context.js')).defaultContext(),
+    (c) => {
+      code = c;
+    },
+  );
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.exitCode === 0
+      )
+        return ExitCode.ok;
+      return ExitCode.invalid;
+    }
+    if (error instanceof LabError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      if (error.hint) process.stderr.write(`  → ${error.hint}\n`);
+      if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(
+      `unexpected error (a bug in podlab; please report it): ${error instanceof Error ? (verbose ? error.stack : error.message) : String(error)}\n`,
+    );
+    if (!verbose) process.stderr.write('  → run again with --verbose for the stack trace\n');
+    return ExitCode.runtime;
+  }
+}

@@ -1,0 +1,87 @@
+import { ExitCode, LabStateError } from '../errors.js';
+import { type LabState, observeLab } from '../state/observe.js';
+import { type CommandContext, labName } from './context.js';
+
+/** The `--json` shape of a lab; scripts rely on it, so fields are only ever added. */
+export function statusJson(state: LabState) {
+  return {
+    name: state.name,
+    nodeSubnet: state.nodeSubnet,
+    healthy: state.problems.length === 0,
+    problems: state.problems,
+    nodes: state.nodes.map(({ name, ip, podCIDR, container, state: s }) => ({
+      name,
+      ip,
+      podCIDR,
+      container,
+      state: s,
+    })),
+    pods: state.pods.map(({ namespace, name, node, ip, labels, containers, state: s }) => ({
+      namespace,
+      name,
+      node,
+      ip,
+      labels,
+      containers,
+      state: s,
+    })),
+    services: [] as unknown[],
+    dns: null,
+  };
+}
+
+/** A lab as aligned text columns. */
+export function renderStatus(state: LabState): string {
+  const lines = [
+    `lab ${state.name}  node subnet ${state.nodeSubnet || '?'}  ${state.problems.length ? 'DEGRADED' : 'healthy'}`,
+  ];
+  lines.push(
+    '',
+    ...table(
+      ['NODE', 'IP', 'POD CIDR', 'STATE'],
+      state.nodes.map((n) => [n.name, n.ip, n.podCIDR, n.state]),
+    ),
+  );
+  lines.push(
+    '',
+    ...table(
+      ['POD', 'NODE', 'IP', 'CONTAINERS', 'LABELS'],
+      state.pods.map((p) => [
+        `${p.namespace}/${p.name}`,
+        p.node,
+        p.ip || '-',
+        p.containers.join(','),
+        Object.entries(p.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '-',
+      ]),
+    ),
+  );
+  if (state.problems.length) lines.push('', 'problems:', ...state.problems.map((p) => `  - ${p}`));
+  return lines.join('\n');
+}
+
+/** Left-aligned columns separated by two spaces. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** `lab status [NAME]`: exit 0 healthy, 1 degraded, 2 no such lab. */
+export default async function status(
+  ctx: CommandContext,
+  name: string | undefined,
+  options: { file?: string; json?: boolean },
+): Promise<number> {
+  const lab = await labName(ctx, { ...options, ...(name ? { name } : {}) });
+  const runtime = ctx.runtime();
+  const state = await observeLab(runtime, lab);
+  if (!state) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up, or see lab ls');
+  ctx.io.out(options.json ? JSON.stringify(statusJson(state), null, 2) : renderStatus(state));
+  return state.problems.length ? ExitCode.failed : ExitCode.ok;
+}

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import type { Topology } from '../config/types.js';
+import { LabStateError } from '../errors.js';
+import { hostRoutes } from '../host/routes.js';
+import { nodeImageRef } from '../image/node-image.js';
+import { Label } from '../labels.js';
+import { packagePath } from '../paths.js';
+import { planLab } from '../plan/plan.js';
+import { collisions, pickNodeSubnet, type TakenRange } from '../plan/subnets.js';
+import type { LabPlan } from '../plan/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+
+/** The CNI configuration template every node's config is rendered from. */
+export async function cniTemplate(): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(packagePath('templates', 'cni', 'bridge.conf.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
+/** Ranges a new node subnet must not overlap: other Docker networks and the host's routes. */
+export async function takenRanges(runtime: Runtime | undefined, lab: string): Promise<TakenRange[]> {
+  const taken: TakenRange[] = (await hostRoutes()).map((cidr) => ({ cidr, owner: `host route ${cidr}` }));
+  if (runtime) {
+    for (const n of await runtime.listNetworks()) {
+      if (n.labels[Label.lab] === lab) continue;
+      const owner = n.labels[Label.lab]
+        ? `lab ${n.labels[Label.lab]} (network ${n.name})`
+        : `Docker network ${n.name}`;
+      for (const cidr of n.subnets) if (!cidr.includes(':')) taken.push({ cidr, owner });
+    }
+  }
+  return taken;
+}
+
+/**
+ * Decides the node subnet (the file's, checked against what is taken, or a free one) and plans the lab.
+ * With no runtime (lab plan), only the host's routes are known.
+ */
+export async function planFor(topology: Topology, runtime?: Runtime): Promise<LabPlan> {
+  const taken = await takenRanges(runtime, topology.name);
+  const own: TakenRange[] = [
+    { cidr: topology.cluster.podCIDR, owner: 'cluster.podCIDR' },
+    { cidr: topology.cluster.serviceCIDR, owner: 'cluster.serviceCIDR' },
+  ];
+  let nodeSubnet = topology.cluster.nodeSubnet;
+  if (nodeSubnet) {
+    const hit = collisions(nodeSubnet, taken);
+    if (hit.length) {
+      throw new LabStateError(
+        `cluster.nodeSubnet ${nodeSubnet} collides with ${hit.map((h) => h.owner).join(', ')}`,
+        'pick another subnet, or leave cluster.nodeSubnet out and podlab picks a free one',
+      );
+    }
+  } else {
+    nodeSubnet = pickNodeSubnet([...taken, ...own]);
+    if (!nodeSubnet)
+      throw new LabStateError(
+        'no free /24 left in 172.30.0.0/15 for the node network',
+        'set cluster.nodeSubnet to a free range',
+      );
+  }
+  return planLab(topology, { nodeSubnet, nodeImage: await nodeImageRef(), cniTemplate: await cniTemplate() });
+}

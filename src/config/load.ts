@@ -1,0 +1,233 @@
+import { readFile, stat } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
+import { type Document, isMap, LineCounter, type Node, parseDocument } from 'yaml';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { topologySchema } from './schema.js';
+import type { Topology } from './types.js';
+import { validateTopology } from './validate.js';
+
+/** Limits that keep a hostile file from costing more than a moment. */
+export const limits = {
+  maxBytes: 512 * 1024,
+  maxDepth: 32,
+  maxAliases: 100,
+} as const;
+
+/** A loaded, valid topology with the warnings found on the way. */
+export interface LoadedTopology {
+  file: string;
+  topology: Topology;
+  warnings: ConfigIssue[];
+}
+
+export type PathPart = string | number;
+
+/** Maps a path in the document to `file:line:col`. */
+export type Locate = (path: readonly PathPart[]) => string | undefined;
+
+const validateShape = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+  topologySchema,
+);
+
+/** Reads, parses and validates a topology file; throws ConfigError with every problem found. */
+export async function loadTopology(file: string): Promise<LoadedTopology> {
+  let text: string;
+  try {
+    const info = await stat(file);
+    if (info.size > limits.maxBytes) {
+      throw new ConfigError(file, [
+        issue([], `file is ${info.size} bytes; a topology may be at most ${limits.maxBytes}`),
+      ]);
+    }
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(error);
+    throw new ConfigError(file, [issue([], `cannot read the topology: ${why}; pass one with -f FILE`)]);
+  }
+  return parseTopology(text, file);
+}
+
+/** Parses and validates topology text; `file` names it in messages and anchors relative paths. */
+export function parseTopology(text: string, file: string): LoadedTopology {
+  const fail = (issues: ConfigIssue[]): never => {
+    throw new ConfigError(file, issues);
+  };
+  if (Buffer.byteLength(text) > limits.maxBytes) {
+    fail([issue([], `topology is over ${limits.maxBytes} bytes`)]);
+  }
+  const depth = flowDepth(text);
+  if (depth > limits.maxDepth) {
+    fail([issue([], `nesting is ${depth} levels deep; a topology nests at most ${limits.maxDepth}`)]);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  const parseIssues = [
+    ...doc.errors.map((e) => issue([], yamlMessage(e.code, e.message), at(e.pos[0]))),
+    ...doc.warnings.map((e) => issue([], yamlMessage(e.code, e.message), at(e.pos[0]), 'warning')),
+  ];
+  if (parseIssues.some((i) => i.severity === 'error')) fail(parseIssues);
+  if (nodeDepth(doc.contents, 0) > limits.maxDepth) {
+    fail([issue([], `nesting is deeper than ${limits.maxDepth} levels`)]);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: limits.maxAliases });
+  } catch (error) {
+    fail([
+      issue([], `${(error as Error).message}; a topology may expand at most ${limits.maxAliases} aliases`),
+    ]);
+  }
+  const locate = locator(doc, at);
+  if (!validateShape(data)) {
+    fail(shapeIssues(validateShape.errors ?? [], data, locate));
+  }
+  const result = validateTopology(data as never, file, locate);
+  const all = [...parseIssues, ...result.issues];
+  if (all.some((i) => i.severity === 'error') || !result.topology) fail(all);
+  return { file, topology: result.topology!, warnings: all.filter((i) => i.severity === 'warning') };
+}
+
+function issue(
+  path: readonly PathPart[],
+  message: string,
+  position?: string,
+  severity: 'error' | 'warning' = 'error',
+): ConfigIssue {
+  return { path: formatPath(path), message, severity, ...(position ? { position } : {}) };
+}
+
+/** `['pods', 2, 'node']` → `pods[2].node`. */
+export function formatPath(path: readonly PathPart[]): string {
+  return path.reduce<string>(
+    (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),
+    '',
+  );
+}
+
+function yamlMessage(code: string, message: string): string {
+  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  if (code === 'DUPLICATE_KEY') return 'duplicate key: each key may appear once in a mapping';
+  return `YAML: ${first}`;
+}
+
+/** The deepest flow nesting (`[` / `{`) outside quotes: measured before parsing, which would recurse that deep. */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#') while (i < text.length && text[i] !== '\n') i++;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return max;
+}
+
+function nodeDepth(node: unknown, depth: number): number {
+  if (depth > limits.maxDepth) return depth;
+  const items = (node as { items?: unknown[] } | null)?.items;
+  if (!Array.isArray(items)) return depth;
+  let max = depth + 1;
+  for (const item of items) {
+    const child =
+      (item as { value?: unknown; key?: unknown }).value !== undefined && isMap(node)
+        ? (item as { value: unknown }).value
+        : item;
+    max = Math.max(max, nodeDepth(child, depth + 1));
+    if (max > limits.maxDepth) break;
+  }
+  return max;
+}
+
+function locator(doc: Document, at: (offset: number) => string): Locate {
+  return (path) => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
+      const range = (node as { range?: [number, number, number] } | undefined)?.range;
+      if (range) return at(range[0]);
+    }
+    return undefined;
+  };
+}
+
+function shapeIssues(errors: ErrorObject[], data: unknown, locate: Locate): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const path = e.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    let message: string;
+    let target: PathPart[] = path;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const key = String(e.params.additionalProperty);
+        const allowed = Object.keys(propertiesAt(path) ?? {});
+        message = `unknown key "${key}"${allowed.length ? `; known keys here: ${allowed.join(', ')}` : ''}`;
+        target = [...path, key];
+        break;
+      }
+      case 'required':
+        message = `missing required key "${e.params.missingProperty}"`;
+        break;
+      case 'const':
+        message =
+          path[0] === 'apiVersion'
+            ? `unsupported apiVersion ${JSON.stringify(valueAt(data, path))}; this podlab reads "podlab/v1"`
+            : `must be ${JSON.stringify(e.params.allowedValue)}`;
+        break;
+      case 'enum':
+        message = `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${JSON.stringify(valueAt(data, path))}`;
+        break;
+      case 'type':
+        message = `must be ${[e.params.type].flat().join(' or ')}, not ${describe(valueAt(data, path))}`;
+        break;
+      default:
+        message = e.message ?? e.keyword;
+    }
+    const text = `${formatPath(target)}: ${message}`;
+    if (seen.has(text)) continue;
+    seen.add(text);
+    const position = locate(target);
+    out.push({ path: formatPath(target), message, severity: 'error', ...(position ? { position } : {}) });
+  }
+  return out;
+}
+
+function valueAt(data: unknown, path: readonly PathPart[]): unknown {
+  let v = data;
+  for (const p of path) v = (v as Record<string | number, unknown> | undefined)?.[p];
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** The `properties` of the schema at a data path, to list the keys allowed there. */
+function propertiesAt(path: readonly PathPart[]): Record<string, unknown> | undefined {
+  let s: Record<string, unknown> | undefined = topologySchema as unknown as Record<string, unknown>;
+  for (const p of path) {
+    if (!s) return undefined;
+    if (typeof p === 'number') s = s.items as Record<string, unknown> | undefined;
+    else s = (s.properties as Record<string, Record<string, unknown>> | undefined)?.[p];
+  }
+  return s?.properties as Record<string, unknown> | undefined;
+}

@@ -1,0 +1,153 @@
+/**
+ * JSON Schema of topology format podlab/v1. It decides shapes and types (unknown keys are errors);
+ * everything that relates one value to another (references, overlaps, capacity) is in validate.ts.
+ * `npm run schema` writes it to schemas/podlab-v1.schema.json for editors; a test keeps the two equal.
+ */
+const dnsLabel = { type: 'string', minLength: 1 } as const;
+const cidr = { type: 'string', description: 'An IPv4 network, a.b.c.d/n.' } as const;
+const ip = { type: 'string', description: 'An IPv4 address.' } as const;
+const labels = {
+  type: 'object',
+  additionalProperties: { type: 'string' },
+  description: 'Kubernetes-style labels: key → value.',
+} as const;
+
+export const topologySchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://podlab.dev/schemas/podlab-v1.schema.json',
+  title: 'podlab topology (podlab/v1)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiVersion', 'name', 'nodes'],
+  properties: {
+    apiVersion: { const: 'podlab/v1', description: 'Format version; this podlab reads podlab/v1.' },
+    name: { ...dnsLabel, description: 'Lab name: a DNS label of at most 20 characters.' },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        domain: { type: 'string', description: 'Cluster DNS domain (default cluster.local).' },
+        podCIDR: { ...cidr, description: 'Cluster pod range, split per node (default 10.244.0.0/16).' },
+        nodeMaskSize: { type: 'integer', minimum: 8, maximum: 30, description: 'Prefix of each node range.' },
+        serviceCIDR: { ...cidr, description: 'Service ClusterIP range (default 10.96.0.0/12).' },
+        nodeSubnet: {
+          ...cidr,
+          description: 'Docker network of the nodes; a free one is picked when absent.',
+        },
+      },
+    },
+    cni: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        bridge: { ...dnsLabel, description: 'Bridge interface the CNI plugin creates on each node.' },
+        mtu: { type: 'integer', minimum: 576, maximum: 9000 },
+      },
+    },
+    dns: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        clusterIP: { ...ip, description: 'ClusterIP of Service kube-system/kube-dns (default 10.96.0.10).' },
+        upstream: {
+          type: 'array',
+          items: ip,
+          description: 'Servers for names outside the cluster domain; none: answered at once.',
+        },
+      },
+    },
+    nodes: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: dnsLabel,
+          podCIDR: { ...cidr, description: 'Override of this node range; must lie in cluster.podCIDR.' },
+        },
+      },
+    },
+    pods: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: dnsLabel,
+          namespace: dnsLabel,
+          node: { ...dnsLabel, description: 'Node to run on; spread over the nodes when absent.' },
+          replicas: { type: 'integer', minimum: 1, maximum: 250 },
+          labels,
+          image: { type: 'string', minLength: 1 },
+          containers: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: {
+                name: dnsLabel,
+                image: { type: 'string', minLength: 1 },
+                command: { type: 'array', items: { type: 'string' }, minItems: 1 },
+                env: { type: 'object', additionalProperties: { type: 'string' } },
+                ports: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['containerPort'],
+                    properties: {
+                      name: dnsLabel,
+                      containerPort: { type: 'integer', minimum: 1, maximum: 65535 },
+                      protocol: { enum: ['TCP', 'UDP'] },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    services: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: dnsLabel,
+          namespace: dnsLabel,
+          type: { enum: ['ClusterIP', 'NodePort', 'ExternalName'] },
+          clusterIP: { type: 'string', description: 'An address in serviceCIDR, or None for headless.' },
+          externalName: { type: 'string', minLength: 1 },
+          selector: labels,
+          ports: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['port'],
+              properties: {
+                name: dnsLabel,
+                port: { type: 'integer', minimum: 1, maximum: 65535 },
+                targetPort: { type: ['integer', 'string'] },
+                protocol: { enum: ['TCP', 'UDP'] },
+                nodePort: { type: 'integer' },
+              },
+            },
+          },
+        },
+      },
+    },
+    exercises: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      description: 'Exercise modules, as paths relative to this file.',
+    },
+  },
+} as const;

@@ -1,0 +1,94 @@
+/** The topology after decoding, defaulting and validation: every optional field that has a default is set. */
+export interface Topology {
+  apiVersion: 'podlab/v1';
+  name: string;
+  cluster: ClusterConfig;
+  cni: CniConfig;
+  dns: DnsConfig;
+  nodes: NodeConfig[];
+  pods: PodConfig[];
+  services: ServiceConfig[];
+  /** Absolute paths of exercise modules. */
+  exercises: string[];
+}
+
+export interface ClusterConfig {
+  domain: string;
+  podCIDR: string;
+  nodeMaskSize: number;
+  serviceCIDR: string;
+  /** Absent: a free subnet is picked when the lab comes up. */
+  nodeSubnet?: string;
+}
+
+export interface CniConfig {
+  bridge: string;
+  mtu?: number;
+}
+
+export interface DnsConfig {
+  clusterIP: string;
+  upstream: string[];
+}
+
+export interface NodeConfig {
+  name: string;
+  podCIDR?: string;
+}
+
+export interface PodConfig {
+  name: string;
+  namespace: string;
+  node?: string;
+  replicas?: number;
+  labels: Record<string, string>;
+  image?: string;
+  containers: ContainerConfig[];
+}
+
+export interface ContainerConfig {
+  name: string;
+  image?: string;
+  command?: string[];
+  env: Record<string, string>;
+  ports: ContainerPortConfig[];
+}
+
+export interface ContainerPortConfig {
+  name?: string;
+  containerPort: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalName';
+
+export interface ServiceConfig {
+  name: string;
+  namespace: string;
+  type: ServiceType;
+  /** An address, `None` (headless) or absent (allocated). */
+  clusterIP?: string;
+  externalName?: string;
+  selector: Record<string, string>;
+  ports: ServicePortConfig[];
+}
+
+export interface ServicePortConfig {
+  name?: string;
+  port: number;
+  targetPort: number | string;
+  protocol: 'TCP' | 'UDP';
+  nodePort?: number;
+}
+
+/** Defaults of format podlab/v1; changing one changes labs that omit it, so they are part of the format. */
+export const defaults = {
+  domain: 'cluster.local',
+  podCIDR: '10.244.0.0/16',
+  nodeMaskSize: 24,
+  serviceCIDR: '10.96.0.0/12',
+  bridge: 'cni0',
+  dnsClusterIP: '10.96.0.10',
+  namespace: 'default',
+  containerName: 'main',
+} as const;

@@ -1,0 +1,76 @@
+/** Exit codes that every `lab` command keeps: scripts branch on them. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  invalid: 2,
+  runtime: 3,
+  interrupted: 130,
+} as const;
+
+/** Base of every error podlab raises on purpose; anything else is a bug and shows its stack. */
+export abstract class LabError extends Error {
+  abstract readonly exitCode: number;
+  /** What the user should do next; printed under the message. */
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** One problem found in a topology file, pointing at where it is. */
+export interface ConfigIssue {
+  /** `pods[2].node` style path into the document. */
+  path: string;
+  message: string;
+  severity: 'error' | 'warning';
+  /** `file:line:col` when the position is known. */
+  position?: string;
+}
+
+/** Formats an issue as `path: message (file:line:col)`. */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.position ? ` (${issue.position})` : '';
+  const path = issue.path === '' ? '(document)' : issue.path;
+  return `${path}: ${issue.message}${where}`;
+}
+
+/** The topology file is unreadable or invalid; carries every problem found, not just the first. */
+export class ConfigError extends LabError {
+  readonly exitCode = ExitCode.invalid;
+  readonly issues: ConfigIssue[];
+  constructor(file: string, issues: ConfigIssue[]) {
+    const errors = issues.filter((i) => i.severity === 'error');
+    super(
+      `${file}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+      'fix the file and run `lab validate` again',
+    );
+    this.issues = issues;
+  }
+}
+
+/** The command line itself is wrong (unknown target, conflicting flags). */
+export class UsageError extends LabError {
+  readonly exitCode = ExitCode.invalid;
+}
+
+/** The Docker engine is missing, refused a request, or a command inside the lab failed to set it up. */
+export class RuntimeError extends LabError {
+  readonly exitCode = ExitCode.runtime;
+}
+
+/** A lab-level conflict: the lab runs with another topology, a subnet is taken, the lab is not up. */
+export class LabStateError extends LabError {
+  readonly exitCode = ExitCode.invalid;
+}
+
+/** The run was interrupted by a signal. */
+export class InterruptedError extends LabError {
+  readonly exitCode = ExitCode.interrupted;
+}
+
+/** Returns the message of anything thrown, without assuming it is an Error. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

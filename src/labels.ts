@@ -1,0 +1,22 @@
+/** Label keys on every Docker object a lab creates; a lab owns exactly what carries its `lab` label. */
+export const Label = {
+  lab: 'io.podlab.lab',
+  role: 'io.podlab.role',
+  node: 'io.podlab.node',
+  pod: 'io.podlab.pod',
+  container: 'io.podlab.container',
+  topologyHash: 'io.podlab.topology-hash',
+  podCIDR: 'io.podlab.pod-cidr',
+  podLabels: 'io.podlab.pod-labels',
+  nodeSubnet: 'io.podlab.node-subnet',
+  topology: 'io.podlab.topology',
+  image: 'io.podlab.image',
+} as const;
+
+/** What a labelled container is to the lab. */
+export type Role = 'node' | 'sandbox' | 'container';
+
+/** Filter for everything that belongs to one lab (or to any lab when `lab` is omitted). */
+export function labFilter(lab?: string): Record<string, string> {
+  return lab === undefined ? { [Label.lab]: '' } : { [Label.lab]: lab };
+}

@@ -1,0 +1,4 @@
+import { main } from './cli.js';
+
+/** Entry point of the `lab` executable. */
+process.exitCode = await main(process.argv);

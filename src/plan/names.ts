@@ -1,0 +1,19 @@
+/** Names of the Docker objects of a lab: `podlab-<lab>-…`, so that they sort together and say whose they are. */
+export const names = {
+  network: (lab: string) => `podlab-${lab}`,
+  node: (lab: string, node: string) => `podlab-${lab}-${node}`,
+  sandbox: (lab: string, namespace: string, pod: string) => `podlab-${lab}-${namespace}.${pod}`,
+  container: (lab: string, namespace: string, pod: string, container: string) =>
+    `podlab-${lab}-${namespace}.${pod}.${container}`,
+} as const;
+
+/** Where each node keeps its CNI network configuration. */
+export const cniConfigPath = '/etc/cni/net.d/10-podlab.conf';
+/** Where Debian's containernetworking-plugins puts the plugin binaries. */
+export const cniBinDir = '/usr/lib/cni';
+/** Environment marker of a pod sandbox; the node finds the sandbox's PID by it. */
+export const podMarker = 'PODLAB_POD';
+/** The image name a topology uses for podlab's own node image. */
+export const nodeImageName = 'podlab-node';
+/** Capabilities of a node container (DESIGN.md: never --privileged). */
+export const nodeCapabilities = ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'] as const;

@@ -1,0 +1,262 @@
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { RuntimeError } from '../errors.js';
+import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
+import type {
+  BuildRequest,
+  ContainerInfo,
+  ExecOptions,
+  ExecResult,
+  NetworkInfo,
+  Runtime,
+} from './runtime.js';
+
+/** The engine podlab talks to: DOCKER_HOST when set, else the local socket. */
+export function engineAddress(): string {
+  return process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+}
+
+/** The only implementation of Runtime against a real engine, and the only file that imports dockerode. */
+export class DockerRuntime implements Runtime {
+  private readonly docker: Docker;
+
+  constructor(docker: Docker = new Docker()) {
+    this.docker = docker;
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const v = await this.call('reach the Docker engine', () => this.docker.version());
+    return { version: v.Version, apiVersion: v.ApiVersion };
+  }
+
+  async listNetworks(labels?: Record<string, string>): Promise<NetworkInfo[]> {
+    const list = await this.call('list networks', () =>
+      this.docker.listNetworks(labels ? { filters: { label: labelFilters(labels) } } : {}),
+    );
+    return list.map((n) => ({
+      id: n.Id,
+      name: n.Name,
+      subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => typeof s === 'string'),
+      labels: n.Labels ?? {},
+    }));
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<string> {
+    const network = await this.call(`create network ${spec.name}`, () =>
+      this.docker.createNetwork({
+        Name: spec.name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: spec.labels,
+        IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+      }),
+    );
+    return network.id;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    await this.call(`remove network ${id}`, () => this.docker.getNetwork(id).remove(), [404]);
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const list = await this.call('list containers', () =>
+      this.docker.listContainers({ all: true, filters: { label: labelFilters(labels) } }),
+    );
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+      state: c.State,
+      image: c.Image,
+      labels: c.Labels ?? {},
+      ips: Object.fromEntries(
+        Object.entries(c.NetworkSettings?.Networks ?? {})
+          .filter(([, n]) => n.IPAddress)
+          .map(([name, n]) => [name, n.IPAddress]),
+      ),
+    }));
+  }
+
+  async runContainer(spec: ContainerSpec): Promise<string> {
+    const network = spec.network;
+    const networkMode =
+      network.mode === 'bridge'
+        ? network.network
+        : network.mode === 'none'
+          ? 'none'
+          : `container:${network.container}`;
+    const container = await this.call(`create container ${spec.name}`, () =>
+      this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Cmd: spec.cmd,
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: spec.labels,
+        // Docker refuses a hostname for containers that join another's network namespace.
+        ...(spec.hostname !== undefined && network.mode !== 'container' ? { Hostname: spec.hostname } : {}),
+        HostConfig: {
+          NetworkMode: networkMode,
+          CapAdd: spec.capAdd,
+          Sysctls: spec.sysctls,
+          Privileged: false,
+          ...(spec.pidContainer ? { PidMode: `container:${spec.pidContainer}` } : {}),
+          ...(spec.dns
+            ? { Dns: spec.dns.servers, DnsSearch: spec.dns.search, DnsOptions: spec.dns.options }
+            : {}),
+        },
+        ...(network.mode === 'bridge'
+          ? {
+              NetworkingConfig: {
+                EndpointsConfig: { [network.network]: { IPAMConfig: { IPv4Address: network.ip } } },
+              },
+            }
+          : {}),
+      }),
+    );
+    await this.call(`start container ${spec.name}`, () => container.start());
+    return container.id;
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.call(
+      `remove container ${id}`,
+      () => this.docker.getContainer(id).remove({ force: true, v: true }),
+      [404],
+    );
+  }
+
+  async exec(container: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const what = `run ${cmd[0]} in ${container}`;
+    const exec = await this.call(what, () =>
+      this.docker.getContainer(container).exec({
+        Cmd: cmd,
+        Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        AttachStdout: true,
+        AttachStderr: true,
+        AttachStdin: options.stdin !== undefined,
+      }),
+    );
+    const stream = await this.call(what, () =>
+      exec.start({ hijack: true, stdin: options.stdin !== undefined }),
+    );
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdout = options.sinks?.stdout ?? collect(out);
+    const stderr = options.sinks?.stderr ?? collect(err);
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.demuxStream(stream, stdout, stderr);
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+      if (options.stdin) {
+        options.stdin.pipe(stream as unknown as NodeJS.WritableStream, { end: false });
+        options.stdin.on('end', () => (stream as unknown as { end(): void }).end());
+      }
+    });
+    const info = await this.call(what, () => exec.inspect());
+    return {
+      exitCode: info.ExitCode ?? -1,
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+    };
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return false;
+      throw this.wrap(`inspect image ${ref}`, error);
+    }
+  }
+
+  async pullImage(ref: string): Promise<void> {
+    const stream = await this.call(`pull image ${ref}`, () => this.docker.pull(ref));
+    await this.follow(`pull image ${ref}`, stream);
+  }
+
+  async buildImage(request: BuildRequest): Promise<void> {
+    const what = `build image ${request.tag}`;
+    const stream = await this.call(what, () =>
+      this.docker.buildImage(
+        { context: request.context, src: request.files },
+        // Host networking: the build's apt-get uses the host's own resolver and routes, never a
+        // resolver Docker would substitute for a loopback one.
+        {
+          t: request.tag,
+          buildargs: request.buildArgs,
+          labels: request.labels,
+          networkmode: 'host',
+          rm: true,
+          forcerm: true,
+        },
+      ),
+    );
+    await this.follow(what, stream);
+  }
+
+  async importImage(tar: NodeJS.ReadableStream, ref: string): Promise<void> {
+    const [repo, tag] = ref.split(':');
+    const what = `import image ${ref}`;
+    const stream = await this.call(what, () => this.docker.importImage(tar, { repo, tag }));
+    await this.follow(what, stream);
+  }
+
+  /** Waits for a progress stream (pull, build, import) and fails with the engine's own last error line. */
+  private async follow(what: string, stream: NodeJS.ReadableStream): Promise<void> {
+    const events = await new Promise<
+      Array<{ error?: string; errorDetail?: { message?: string }; stream?: string }>
+    >((resolve, reject) =>
+      this.docker.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out))),
+    ).catch((error: unknown) => {
+      throw this.wrap(what, error);
+    });
+    const failure = events.find((e) => e.error || e.errorDetail);
+    if (failure) {
+      const log = events
+        .map((e) => e.stream ?? '')
+        .join('')
+        .trim()
+        .split('\n')
+        .slice(-15)
+        .join('\n');
+      throw new RuntimeError(
+        `could not ${what}: ${failure.error ?? failure.errorDetail?.message}${log ? `\n${log}` : ''}`,
+      );
+    }
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>, okStatus: number[] = []): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (okStatus.includes((error as { statusCode?: number }).statusCode ?? 0)) return undefined as T;
+      throw this.wrap(what, error);
+    }
+  }
+
+  private wrap(what: string, error: unknown): RuntimeError {
+    const e = error as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
+    if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES') {
+      return new RuntimeError(
+        `no Docker engine at ${engineAddress()} (${e.code})`,
+        e.code === 'EACCES'
+          ? 'run as root or as a member of the docker group'
+          : 'start one (README: "Prerequisites"), or set DOCKER_HOST to reach another',
+        { cause: error },
+      );
+    }
+    const detail = e.json?.message ?? e.message ?? String(error);
+    return new RuntimeError(`could not ${what}: ${detail.trim()}`, undefined, { cause: error });
+  }
+}
+
+function labelFilters(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
+}
+
+function collect(into: Buffer[]): NodeJS.WritableStream {
+  const sink = new PassThrough();
+  sink.on('data', (chunk: Buffer) => into.push(chunk));
+  return sink;
+}

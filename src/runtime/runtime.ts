@@ -1,0 +1,73 @@
+import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
+
+/** A Docker network as the engine reports it. */
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  subnets: string[];
+  labels: Record<string, string>;
+}
+
+/** A container as the engine reports it. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  /** `running`, `exited`, `created`, … */
+  state: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Address per network name. */
+  ips: Record<string, string>;
+}
+
+/** Where a streaming exec sends its output as it comes. */
+export interface ExecSinks {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  /** Stream output here instead of collecting it. */
+  sinks?: ExecSinks;
+  /** Bytes to send to the command's standard input. */
+  stdin?: NodeJS.ReadableStream;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** What `buildImage` needs: a folder, the files of it to send, and the tag. */
+export interface BuildRequest {
+  context: string;
+  files: string[];
+  tag: string;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+/**
+ * Everything podlab asks of a container engine. Kept small on purpose (kind's Provider has eight
+ * methods); only docker-runtime.ts implements it against a real engine.
+ */
+export interface Runtime {
+  /** Engine version; fails with a RuntimeError that says how to start one when none answers. */
+  version(): Promise<{ version: string; apiVersion: string }>;
+  listNetworks(labels?: Record<string, string>): Promise<NetworkInfo[]>;
+  createNetwork(spec: NetworkSpec): Promise<string>;
+  removeNetwork(id: string): Promise<void>;
+  /** Every container (running or not) that carries all the given labels (value '' matches any value). */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** Creates and starts a container; returns its ID. */
+  runContainer(spec: ContainerSpec): Promise<string>;
+  /** Removes a container whatever its state; a missing one is not an error. */
+  removeContainer(id: string): Promise<void>;
+  exec(container: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
+  hasImage(ref: string): Promise<boolean>;
+  pullImage(ref: string): Promise<void>;
+  buildImage(request: BuildRequest): Promise<void>;
+  importImage(tar: NodeJS.ReadableStream, ref: string): Promise<void>;
+}

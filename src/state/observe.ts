@@ -1,0 +1,136 @@
+import { agent, jsonLines, type PodLine } from '../apply/agent.js';
+import { messageOf } from '../errors.js';
+import { Label, labFilter } from '../labels.js';
+import { parseIp } from '../net/ipv4.js';
+import type { ContainerInfo, NetworkInfo, Runtime } from '../runtime/runtime.js';
+
+export interface NodeState {
+  name: string;
+  ip: string;
+  podCIDR: string;
+  container: string;
+  state: string;
+}
+
+export interface PodState {
+  namespace: string;
+  name: string;
+  node: string;
+  /** The address on the pod's eth0, read inside the pod's namespace; '' when it has none. */
+  ip: string;
+  labels: Record<string, string>;
+  containers: string[];
+  /** Sandbox state; `running` when healthy. */
+  state: string;
+}
+
+/** A lab as the engine has it: built only from labelled objects, so it works from any directory. */
+export interface LabState {
+  name: string;
+  topologyHash: string;
+  nodeSubnet: string;
+  network?: NetworkInfo;
+  nodes: NodeState[];
+  pods: PodState[];
+  /** Every labelled container of the lab, for status and removal. */
+  containers: ContainerInfo[];
+  /** Problems found while reading it: stopped nodes, pods without an IP. */
+  problems: string[];
+}
+
+/** Names of all labs that have anything in the engine. */
+export async function listLabs(runtime: Runtime): Promise<string[]> {
+  const [networks, containers] = await Promise.all([
+    runtime.listNetworks(labFilter()),
+    runtime.listContainers(labFilter()),
+  ]);
+  const names = new Set(
+    [...networks, ...containers].map((o) => o.labels[Label.lab]).filter((n): n is string => !!n),
+  );
+  return [...names].sort();
+}
+
+/**
+ * Reads a lab back from the engine. Pod IPs come from inside each node (one exec per running node);
+ * `undefined` when nothing of the lab exists.
+ */
+export async function observeLab(
+  runtime: Runtime,
+  lab: string,
+  options: { podIPs?: boolean } = {},
+): Promise<LabState | undefined> {
+  const [networks, containers] = await Promise.all([
+    runtime.listNetworks(labFilter(lab)),
+    runtime.listContainers(labFilter(lab)),
+  ]);
+  if (networks.length === 0 && containers.length === 0) return undefined;
+  const network = networks[0];
+  const problems: string[] = [];
+  const nodes: NodeState[] = containers
+    .filter((c) => c.labels[Label.role] === 'node')
+    .map((c) => ({
+      name: c.labels[Label.node] ?? c.name,
+      ip: (network && c.ips[network.name]) || '',
+      podCIDR: c.labels[Label.podCIDR] ?? '',
+      container: c.name,
+      state: c.state,
+    }))
+    .sort((a, b) => (parseIp(a.ip) ?? 0) - (parseIp(b.ip) ?? 0) || a.name.localeCompare(b.name));
+  const ips = new Map<string, string>();
+  if (options.podIPs !== false) {
+    await Promise.all(
+      nodes
+        .filter((n) => n.state === 'running')
+        .map(async (n) => {
+          try {
+            for (const line of jsonLines<PodLine>(await agent(runtime, n, ['pods'])))
+              ips.set(line.pod, line.ip);
+          } catch (error) {
+            problems.push(`node ${n.name}: cannot read pod addresses: ${messageOf(error)}`);
+          }
+        }),
+    );
+  }
+  const pods: PodState[] = containers
+    .filter((c) => c.labels[Label.role] === 'sandbox')
+    .map((c) => {
+      const key = c.labels[Label.pod] ?? '';
+      const [namespace = '', name = ''] = key.split('/');
+      return {
+        namespace,
+        name,
+        node: c.labels[Label.node] ?? '',
+        ip: ips.get(key) ?? '',
+        labels: parseLabels(c.labels[Label.podLabels]),
+        containers: containers
+          .filter((k) => k.labels[Label.role] === 'container' && k.labels[Label.pod] === key)
+          .map((k) => k.labels[Label.container] ?? k.name)
+          .sort(),
+        state: c.state,
+      };
+    })
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  for (const c of containers) if (c.state !== 'running') problems.push(`${c.name} is ${c.state}`);
+  if (!network) problems.push('the node network is missing');
+  for (const p of pods)
+    if (options.podIPs !== false && p.state === 'running' && !p.ip)
+      problems.push(`pod ${p.namespace}/${p.name} has no IP`);
+  return {
+    name: lab,
+    topologyHash: network?.labels[Label.topologyHash] ?? containers[0]?.labels[Label.topologyHash] ?? '',
+    nodeSubnet: network?.labels[Label.nodeSubnet] ?? '',
+    ...(network ? { network } : {}),
+    nodes,
+    pods,
+    containers,
+    problems,
+  };
+}
+
+function parseLabels(text: string | undefined): Record<string, string> {
+  try {
+    return text ? (JSON.parse(text) as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
