@@ -3,11 +3,11 @@ import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { cniConfigPath } from '../plan/names.js';
 import type { LabPlan, NodePlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { agent, type CniLine, jsonLines, type PodLine } from './agent.js';
+import { agent, type CniLine, jsonLines, parsePods, readyMarkerPath } from './agent.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
-export type Phase = 'image' | 'network' | 'nodes' | 'cni' | 'pods' | 'routes' | 'wait';
+export type Phase = 'image' | 'network' | 'nodes' | 'cni' | 'pods' | 'routes' | 'wait' | 'ready';
 
 /** What the actions share while a lab comes up. */
 export interface ApplyContext {
@@ -131,9 +131,8 @@ export function upActions(): Action[] {
           plan.nodes.map(async (node) => {
             const expected = plan.pods.filter((p) => p.node === node.name);
             if (expected.length === 0) return;
-            const seen = new Map(
-              jsonLines<PodLine>(await agent(runtime, nodeRef(node), ['pods'])).map((l) => [l.pod, l.ip]),
-            );
+            const { pods } = parsePods(await agent(runtime, nodeRef(node), ['pods']));
+            const seen = new Map(pods.map((l) => [l.pod, l.ip]));
             const wrong = expected.filter((p) => seen.get(p.key) !== podIPs.get(p.key));
             if (wrong.length) {
               throw new RuntimeError(
@@ -151,6 +150,18 @@ export function upActions(): Action[] {
             'check the command of each (lab up --retain keeps them to look at, then: docker logs NAME)',
           );
         }
+      },
+    },
+    {
+      phase: 'ready',
+      title: 'Marking the lab ready',
+      async run({ runtime, plan }) {
+        // Written last: a lab whose nodes all carry this marker finished `up`; one without is debris.
+        await Promise.all(
+          plan.nodes.map((n) =>
+            agent(runtime, nodeRef(n), ['write-file', readyMarkerPath], plan.topologyHash),
+          ),
+        );
       },
     },
   ];

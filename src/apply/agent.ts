@@ -30,11 +30,24 @@ export interface CniLine {
   error?: string;
 }
 
-/** One line of `podlab-agent pods` output. */
+/** A line of `podlab-agent pods` output: the node's ready marker, or one pod. */
+export type PodsLine = { ready: string } | PodLine;
+
+/** One pod of `podlab-agent pods` output. */
 export interface PodLine {
   pod: string;
   pid: number;
   ip: string;
+}
+
+/** Where each node keeps the topology hash once `up` has finished. */
+export const readyMarkerPath = '/run/podlab/ready';
+
+/** Splits `podlab-agent pods` output into the ready marker and the pods. */
+export function parsePods(text: string): { ready: string; pods: PodLine[] } {
+  const lines = jsonLines<PodsLine>(text);
+  const marker = lines.find((l): l is { ready: string } => 'ready' in l);
+  return { ready: marker?.ready ?? '', pods: lines.filter((l): l is PodLine => 'pod' in l) };
 }
 
 /** Parses the agent's JSON-lines output. */

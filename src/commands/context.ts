@@ -13,6 +13,8 @@ export interface Io {
   err(text: string): void;
   /** Whether progress may redraw in place (a terminal, not CI). */
   interactive: boolean;
+  /** No progress output at all (tests, --json). */
+  quiet?: boolean;
 }
 
 /** The process's own streams. */

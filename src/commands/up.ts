@@ -25,7 +25,7 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
   const runtime = ctx.runtime();
   await runtime.version();
 
-  const existing = await observeLab(runtime, topology.name, { podIPs: false });
+  const existing = await observeLab(runtime, topology.name);
   const plan = await planFor(topology, runtime);
   if (existing) {
     const complete =
@@ -96,7 +96,7 @@ export async function applyPlan(
       },
     })),
     {
-      renderer: io.interactive ? 'default' : 'simple',
+      renderer: io.quiet ? 'silent' : io.interactive ? 'default' : 'simple',
       rendererOptions: {
         logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
       },

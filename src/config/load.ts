@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
-import { type Document, isMap, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { topologySchema } from './schema.js';
 import type { Topology } from './types.js';
@@ -22,8 +22,8 @@ export interface LoadedTopology {
 
 export type PathPart = string | number;
 
-/** Maps a path in the document to `file:line:col`. */
-export type Locate = (path: readonly PathPart[]) => string | undefined;
+/** Maps a path in the document to `file:line:col`: of its value, or with `key` of the key itself. */
+export type Locate = (path: readonly PathPart[], options?: { key?: boolean }) => string | undefined;
 
 const validateShape = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
   topologySchema,
@@ -52,7 +52,7 @@ export async function loadTopology(file: string): Promise<LoadedTopology> {
 /** Parses and validates topology text; `file` names it in messages and anchors relative paths. */
 export function parseTopology(text: string, file: string): LoadedTopology {
   const fail = (issues: ConfigIssue[]): never => {
-    throw new ConfigError(file, issues);
+    throw new ConfigError(file, byPosition(issues));
   };
   if (Buffer.byteLength(text) > limits.maxBytes) {
     fail([issue([], `topology is over ${limits.maxBytes} bytes`)]);
@@ -91,6 +91,15 @@ export function parseTopology(text: string, file: string): LoadedTopology {
   const all = [...parseIssues, ...result.issues];
   if (all.some((i) => i.severity === 'error') || !result.topology) fail(all);
   return { file, topology: result.topology!, warnings: all.filter((i) => i.severity === 'warning') };
+}
+
+/** Sorts issues as a reader meets them in the file; those without a position first. */
+function byPosition(issues: ConfigIssue[]): ConfigIssue[] {
+  const key = (i: ConfigIssue) => {
+    const m = /:(\d+):(\d+)$/.exec(i.position ?? '');
+    return m ? Number(m[1]) * 100_000 + Number(m[2]) : 0;
+  };
+  return [...issues].sort((a, b) => key(a) - key(b));
 }
 
 function issue(
@@ -152,7 +161,14 @@ function nodeDepth(node: unknown, depth: number): number {
 }
 
 function locator(doc: Document, at: (offset: number) => string): Locate {
-  return (path) => {
+  return (path, options = {}) => {
+    const key = path.at(-1);
+    if (options.key && typeof key === 'string') {
+      const map = doc.getIn(path.slice(0, -1), true);
+      const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && p.key.value === key) : undefined;
+      const range = isScalar(pair?.key) ? pair.key.range : undefined;
+      if (range) return at(range[0]);
+    }
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
       const range = (node as { range?: [number, number, number] } | undefined)?.range;
@@ -173,12 +189,14 @@ function shapeIssues(errors: ErrorObject[], data: unknown, locate: Locate): Conf
       .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     let message: string;
     let target: PathPart[] = path;
+    let atKey = false;
     switch (e.keyword) {
       case 'additionalProperties': {
         const key = String(e.params.additionalProperty);
         const allowed = Object.keys(propertiesAt(path) ?? {});
         message = `unknown key "${key}"${allowed.length ? `; known keys here: ${allowed.join(', ')}` : ''}`;
         target = [...path, key];
+        atKey = true;
         break;
       }
       case 'required':
@@ -202,7 +220,7 @@ function shapeIssues(errors: ErrorObject[], data: unknown, locate: Locate): Conf
     const text = `${formatPath(target)}: ${message}`;
     if (seen.has(text)) continue;
     seen.add(text);
-    const position = locate(target);
+    const position = locate(target, { key: atKey });
     out.push({ path: formatPath(target), message, severity: 'error', ...(position ? { position } : {}) });
   }
   return out;

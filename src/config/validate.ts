@@ -193,9 +193,10 @@ export function validateTopology(
     }
     return true;
   });
-  const nodeRangesValid =
-    podOk && overrideOk.every(Boolean) && cluster.nodeMaskSize >= parseCidr(cluster.podCIDR).bits;
-  const ranges = nodeRangesValid ? allocateNodeRanges(cluster, topology.nodes) : [];
+  const nodeRangesValid = podOk && cluster.nodeMaskSize >= parseCidr(cluster.podCIDR).bits;
+  // An invalid override is reported above; the rest are still allocated so that their clashes show too.
+  const allocatable = topology.nodes.map((n, i) => (overrideOk[i] ? n : { name: n.name }));
+  const ranges = nodeRangesValid ? allocateNodeRanges(cluster, allocatable) : [];
   ranges.forEach((r, i) => {
     if (!r.ok) report(['nodes', i], r.message);
   });
@@ -443,7 +444,10 @@ function checkName(
 ): void {
   if (!pattern.test(value)) report(path, `"${printable(value)}" is not a valid ${what}: use ${rule}`);
   else if (value.length > max)
-    report(path, `"${value}" is ${value.length} characters; a ${what} may have at most ${max}`);
+    report(
+      path,
+      `"${value}" is ${value.length} characters; ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} may have at most ${max}`,
+    );
 }
 
 function checkLabels(report: Report, path: PathPart[], labels: Record<string, string>): void {

@@ -1,4 +1,4 @@
-import { agent, jsonLines, type PodLine } from '../apply/agent.js';
+import { agent, parsePods } from '../apply/agent.js';
 import { messageOf } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import { parseIp } from '../net/ipv4.js';
@@ -66,6 +66,7 @@ export async function observeLab(
   if (networks.length === 0 && containers.length === 0) return undefined;
   const network = networks[0];
   const problems: string[] = [];
+  const topologyHash = network?.labels[Label.topologyHash] ?? containers[0]?.labels[Label.topologyHash] ?? '';
   const nodes: NodeState[] = containers
     .filter((c) => c.labels[Label.role] === 'node')
     .map((c) => ({
@@ -83,8 +84,9 @@ export async function observeLab(
         .filter((n) => n.state === 'running')
         .map(async (n) => {
           try {
-            for (const line of jsonLines<PodLine>(await agent(runtime, n, ['pods'])))
-              ips.set(line.pod, line.ip);
+            const { ready, pods } = parsePods(await agent(runtime, n, ['pods']));
+            for (const line of pods) ips.set(line.pod, line.ip);
+            if (ready !== topologyHash) problems.push(`node ${n.name}: lab up did not finish there`);
           } catch (error) {
             problems.push(`node ${n.name}: cannot read pod addresses: ${messageOf(error)}`);
           }
@@ -117,7 +119,7 @@ export async function observeLab(
       problems.push(`pod ${p.namespace}/${p.name} has no IP`);
   return {
     name: lab,
-    topologyHash: network?.labels[Label.topologyHash] ?? containers[0]?.labels[Label.topologyHash] ?? '',
+    topologyHash,
     nodeSubnet: network?.labels[Label.nodeSubnet] ?? '',
     ...(network ? { network } : {}),
     nodes,

@@ -1,0 +1,28 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CommandContext } from '../../src/commands/context.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+
+/** A command context that records what a command printed, over the given runtime. */
+export function testContext(
+  runtime: Runtime,
+  cwd = process.cwd(),
+): CommandContext & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    cwd,
+    runtime: () => runtime,
+    io: { out: (text) => out.push(text), err: (text) => err.push(text), interactive: false, quiet: true },
+  };
+}
+
+/** Writes a topology to a fresh temporary folder and returns its path. */
+export function writeTopology(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'podlab-test-')), 'lab.yaml');
+  writeFileSync(file, text);
+  return file;
+}

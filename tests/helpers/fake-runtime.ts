@@ -1,0 +1,146 @@
+import type { ContainerSpec, NetworkSpec } from '../../src/plan/types.js';
+import type {
+  BuildRequest,
+  ContainerInfo,
+  ExecOptions,
+  ExecResult,
+  NetworkInfo,
+  Runtime,
+} from '../../src/runtime/runtime.js';
+
+/** One call the fake saw, in order. */
+export interface Call {
+  method: keyof Runtime;
+  target?: string;
+  args?: string[];
+  input?: string;
+}
+
+/**
+ * A Runtime that keeps containers and networks in memory and records every call, for apply tests.
+ * Node-side agent verbs answer as a real node would (CNI ADD hands out addresses in the node's range).
+ * `failOn` makes one call throw, to test rollback.
+ */
+export class FakeRuntime implements Runtime {
+  readonly calls: Call[] = [];
+  readonly containers = new Map<string, ContainerInfo & { spec: ContainerSpec }>();
+  readonly networks = new Map<string, NetworkInfo>();
+  failOn?: (call: Call) => Error | undefined;
+  private nextId = 1;
+  private readonly podIps = new Map<string, string>();
+  /** Files written into containers by `podlab-agent write-file`, by `container:path`. */
+  readonly files = new Map<string, string>();
+
+  private record(call: Call): void {
+    this.calls.push(call);
+    const error = this.failOn?.(call);
+    if (error) throw error;
+  }
+
+  async version() {
+    this.record({ method: 'version' });
+    return { version: 'fake', apiVersion: '1.41' };
+  }
+
+  async listNetworks(labels?: Record<string, string>): Promise<NetworkInfo[]> {
+    this.record({ method: 'listNetworks' });
+    return [...this.networks.values()].filter((n) => matchLabels(n.labels, labels ?? {}));
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<string> {
+    this.record({ method: 'createNetwork', target: spec.name });
+    const id = `net${this.nextId++}`;
+    this.networks.set(id, { id, name: spec.name, subnets: [spec.subnet], labels: spec.labels });
+    return id;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    this.record({ method: 'removeNetwork', target: id });
+    this.networks.delete(id);
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    this.record({ method: 'listContainers' });
+    return [...this.containers.values()].filter((c) => matchLabels(c.labels, labels));
+  }
+
+  async runContainer(spec: ContainerSpec): Promise<string> {
+    this.record({ method: 'runContainer', target: spec.name });
+    const id = `c${this.nextId++}`;
+    const ips = spec.network.mode === 'bridge' ? { [spec.network.network]: spec.network.ip } : {};
+    this.containers.set(id, {
+      id,
+      name: spec.name,
+      state: 'running',
+      image: spec.image,
+      labels: spec.labels,
+      ips,
+      spec,
+    });
+    return id;
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.record({ method: 'removeContainer', target: id });
+    this.containers.delete(id);
+  }
+
+  async exec(container: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const input = options.env?.PODLAB_INPUT ?? '';
+    this.record({ method: 'exec', target: container, args: cmd, input });
+    const node = [...this.containers.values()].find((c) => c.name === container);
+    if (!node) return { exitCode: 1, stdout: '', stderr: `no container ${container}` };
+    if (cmd[0] === 'podlab-agent' && cmd[1] === 'cni') {
+      const range = node.labels['io.podlab.pod-cidr']!;
+      const [base] = range.split('/');
+      const prefix = base!.split('.').slice(0, 3).join('.');
+      let host = 2;
+      const lines = input
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const pod = line.split(' ')[0]!;
+          const ip = `${prefix}.${host++}`;
+          this.podIps.set(pod, ip);
+          return JSON.stringify({ pod, result: { ips: [{ address: `${ip}/24` }] } });
+        });
+      return { exitCode: 0, stdout: `${lines.join('\n')}\n`, stderr: '' };
+    }
+    if (cmd[0] === 'podlab-agent' && cmd[1] === 'pods') {
+      const nodeName = node.labels['io.podlab.node'];
+      const lines = [...this.containers.values()]
+        .filter((c) => c.labels['io.podlab.role'] === 'sandbox' && c.labels['io.podlab.node'] === nodeName)
+        .map((c, i) => {
+          const pod = c.labels['io.podlab.pod']!;
+          return JSON.stringify({ pod, pid: 100 + i, ip: this.podIps.get(pod) ?? '' });
+        });
+      const ready = JSON.stringify({ ready: this.files.get(`${container}:/run/podlab/ready`) ?? '' });
+      return { exitCode: 0, stdout: [ready, ...lines].join('\n'), stderr: '' };
+    }
+    if (cmd[0] === 'podlab-agent' && cmd[1] === 'write-file') {
+      this.files.set(`${container}:${cmd[2]}`, input);
+    }
+    return { exitCode: 0, stdout: '', stderr: '' };
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    this.record({ method: 'hasImage', target: ref });
+    return true;
+  }
+
+  async pullImage(ref: string): Promise<void> {
+    this.record({ method: 'pullImage', target: ref });
+  }
+
+  async buildImage(request: BuildRequest): Promise<void> {
+    this.record({ method: 'buildImage', target: request.tag });
+  }
+
+  async importImage(_tar: NodeJS.ReadableStream, ref: string): Promise<void> {
+    this.record({ method: 'importImage', target: ref });
+  }
+}
+
+function matchLabels(have: Record<string, string>, want: Record<string, string>): boolean {
+  return Object.entries(want).every(([k, v]) => (v === '' ? k in have : have[k] === v));
+}

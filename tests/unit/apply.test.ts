@@ -1,0 +1,158 @@
+import test from 'ava';
+import { removeLab } from '../../src/apply/remove.js';
+import up from '../../src/commands/up.js';
+import { LabStateError, RuntimeError } from '../../src/errors.js';
+import { testContext, writeTopology } from '../helpers/context.js';
+import { type Call, FakeRuntime } from '../helpers/fake-runtime.js';
+
+const topology = (name: string, extra = '') => `apiVersion: podlab/v1
+name: ${name}
+cluster: {nodeSubnet: 172.31.77.0/24}
+nodes: [{name: a}, {name: b}, {name: c}]
+pods:
+  - {name: web, replicas: 3, labels: {app: web}, containers: [{name: s, command: [podlab-echo]}, {name: t}]}
+  - {name: solo, node: a}
+${extra}`;
+
+const execs = (calls: Call[]) =>
+  calls.filter((c) => c.method === 'exec').map((c) => `${c.target} ${c.args!.slice(1, 3).join(' ')}`);
+
+test('up creates the network, nodes, pods and routes with one exec per node per phase', async (t) => {
+  const runtime = new FakeRuntime();
+  const ctx = testContext(runtime);
+  t.is(await up(ctx, { file: writeTopology(topology('ordered')) }), 0);
+
+  const creates = runtime.calls
+    .filter((c) => c.method === 'createNetwork' || c.method === 'runContainer')
+    .map((c) => c.target);
+  t.deepEqual(creates.slice(0, 4), [
+    'podlab-ordered',
+    'podlab-ordered-a',
+    'podlab-ordered-b',
+    'podlab-ordered-c',
+  ]);
+  t.is(creates.length, 1 + 3 + 4 + 7, 'network, 3 nodes, 4 sandboxes, 7 pod containers');
+
+  const nodeExecs = execs(runtime.calls);
+  for (const node of ['a', 'b', 'c']) {
+    const mine = nodeExecs.filter((e) => e.startsWith(`podlab-ordered-${node} `));
+    // CNI config, cni ADD, routes, wait, ready marker, then the status report
+    t.deepEqual(mine, [
+      `podlab-ordered-${node} write-file /etc/cni/net.d/10-podlab.conf`,
+      `podlab-ordered-${node} cni ADD`,
+      `podlab-ordered-${node} ip-batch`,
+      `podlab-ordered-${node} pods`,
+      `podlab-ordered-${node} write-file /run/podlab/ready`,
+      `podlab-ordered-${node} pods`,
+    ]);
+  }
+  const routes = runtime.calls.find(
+    (c) => c.method === 'exec' && c.target === 'podlab-ordered-a' && c.args![1] === 'ip-batch',
+  );
+  t.is(
+    routes!.input,
+    [
+      'route replace 10.244.1.0/24 via 172.31.77.3',
+      'route replace 10.244.2.0/24 via 172.31.77.4',
+      'route replace unreachable 10.244.0.0/16',
+      'route replace unreachable 10.96.0.0/12',
+    ].join('\n'),
+  );
+  const cniAdd = runtime.calls.find(
+    (c) => c.method === 'exec' && c.target === 'podlab-ordered-a' && c.args![1] === 'cni',
+  );
+  t.regex(cniAdd!.input!, /^default\/web-0 c\d+\ndefault\/solo c\d+$/);
+  t.regex(ctx.out.join('\n'), /default\/web-1\s+b\s+10\.244\.1\.2/);
+});
+
+test('a failure in the middle removes everything the run created and surfaces the original error', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.failOn = (call) =>
+    call.method === 'runContainer' && call.target === 'podlab-broken-default.web-1.t'
+      ? new RuntimeError('could not create container podlab-broken-default.web-1.t: injected')
+      : undefined;
+  const ctx = testContext(runtime);
+  const error = await t.throwsAsync(up(ctx, { file: writeTopology(topology('broken')) }), {
+    instanceOf: RuntimeError,
+  });
+  t.is(error!.message, 'could not create container podlab-broken-default.web-1.t: injected');
+  t.is(runtime.containers.size, 0);
+  t.is(runtime.networks.size, 0);
+  t.true(runtime.calls.some((c) => c.method === 'removeNetwork'));
+  t.regex(ctx.err.join('\n'), /up failed; removing what it created/);
+});
+
+test('a cleanup failure never hides the original error', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.failOn = (call) => {
+    if (call.method === 'exec' && call.args?.[1] === 'ip-batch') return new RuntimeError('routes: injected');
+    if (call.method === 'removeNetwork') return new RuntimeError('network busy: injected');
+    return undefined;
+  };
+  const ctx = testContext(runtime);
+  const error = await t.throwsAsync(up(ctx, { file: writeTopology(topology('messy')) }));
+  t.is(error!.message, 'routes: injected');
+  t.regex(ctx.err.join('\n'), /cleanup failed too [\s\S]*network busy: injected\); run: lab down messy/);
+});
+
+test('--retain keeps what a failed up created', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.failOn = (call) =>
+    call.method === 'exec' && call.args?.[1] === 'ip-batch' ? new RuntimeError('injected') : undefined;
+  const ctx = testContext(runtime);
+  await t.throwsAsync(up(ctx, { file: writeTopology(topology('kept')), retain: true }));
+  t.is(runtime.containers.size, 3 + 4 + 7);
+  t.regex(ctx.err.join('\n'), /kept what it created \(--retain\)\. Remove it with: lab down kept/);
+});
+
+test('up of a lab that is up and matches does nothing; with another topology it refuses', async (t) => {
+  const runtime = new FakeRuntime();
+  const file = writeTopology(topology('twice'));
+  await up(testContext(runtime), { file });
+  const before = runtime.calls.length;
+  const again = testContext(runtime);
+  t.is(await up(again, { file }), 0);
+  t.false(
+    runtime.calls.slice(before).some((c) => c.method === 'runContainer' || c.method === 'removeContainer'),
+  );
+  t.regex(again.err.join('\n'), /already up; nothing to do/);
+
+  const changed = writeTopology(topology('twice', 'services: []\ncni: {bridge: br9}'));
+  const error = await t.throwsAsync(up(testContext(runtime), { file: changed }), {
+    instanceOf: LabStateError,
+  });
+  t.regex(error!.message, /lab twice is up with a different topology/);
+  t.is(error!.hint, 'run lab down twice first, or give this lab another name');
+});
+
+test('leftovers of an unfinished run are removed before the lab is built again', async (t) => {
+  const runtime = new FakeRuntime();
+  const file = writeTopology(topology('debris'));
+  runtime.failOn = (call) =>
+    call.method === 'exec' && call.args?.[1] === 'ip-batch' ? new RuntimeError('injected') : undefined;
+  await t.throwsAsync(up(testContext(runtime), { file, retain: true }));
+  runtime.failOn = undefined;
+  const ctx = testContext(runtime);
+  t.is(await up(ctx, { file }), 0);
+  t.regex(
+    ctx.err.join('\n'),
+    /found leftovers of an earlier, unfinished run of lab debris; removing them first/,
+  );
+  t.is(runtime.containers.size, 3 + 4 + 7);
+});
+
+test('removal keeps going past a failure and reports it', async (t) => {
+  const runtime = new FakeRuntime();
+  await up(testContext(runtime), { file: writeTopology(topology('stuck')) });
+  const stuck = [...runtime.containers.values()].find((c) => c.name === 'podlab-stuck-a')!;
+  runtime.failOn = (call) =>
+    call.method === 'removeContainer' && call.target === stuck.id
+      ? new RuntimeError('device busy')
+      : undefined;
+  const error = await t.throwsAsync(removeLab(runtime, 'stuck'), { instanceOf: RuntimeError });
+  t.regex(error!.message, /container podlab-stuck-a: device busy/);
+  t.deepEqual(
+    [...runtime.containers.values()].map((c) => c.name),
+    ['podlab-stuck-a'],
+  );
+});

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import test from 'ava';
+import { parseTopology } from '../../src/config/load.js';
+import { planLab, topologyHash } from '../../src/plan/plan.js';
+
+const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
+  string,
+  unknown
+>;
+
+const topology = parseTopology(
+  `apiVersion: podlab/v1
+name: small
+cluster: {domain: lab.test, nodeSubnet: 172.31.9.0/24}
+cni: {mtu: 1400}
+nodes:
+  - name: n1
+  - name: n2
+    podCIDR: 10.244.9.0/24
+pods:
+  - name: web
+    namespace: bar
+    labels: {app: foo}
+    containers:
+      - {name: server, command: [podlab-echo, --port, "8080"], env: {A: b}}
+      - {name: side}
+  - name: client
+    node: n2
+`,
+  '/labs/small/lab.yaml',
+).topology;
+
+const plan = planLab(topology, {
+  nodeSubnet: '172.31.9.0/24',
+  nodeImage: 'podlab-node:test',
+  cniTemplate: template,
+});
+const hash = topologyHash(topology);
+
+test('nodes get fixed IPs, their pod ranges, and routes to every other node plus containment', (t) => {
+  t.deepEqual(
+    plan.nodes.map(({ name, ip, podCIDR, podGateway, routes }) => ({
+      name,
+      ip,
+      podCIDR,
+      podGateway,
+      routes,
+    })),
+    [
+      {
+        name: 'n1',
+        ip: '172.31.9.2',
+        podCIDR: '10.244.0.0/24',
+        podGateway: '10.244.0.1',
+        routes: [
+          'route replace 10.244.9.0/24 via 172.31.9.3',
+          'route replace unreachable 10.244.0.0/16',
+          'route replace unreachable 10.96.0.0/12',
+        ],
+      },
+      {
+        name: 'n2',
+        ip: '172.31.9.3',
+        podCIDR: '10.244.9.0/24',
+        podGateway: '10.244.9.1',
+        routes: [
+          'route replace 10.244.0.0/24 via 172.31.9.2',
+          'route replace unreachable 10.244.0.0/16',
+          'route replace unreachable 10.96.0.0/12',
+        ],
+      },
+    ],
+  );
+  t.deepEqual(plan.network, {
+    name: 'podlab-small',
+    subnet: '172.31.9.0/24',
+    gateway: '172.31.9.1',
+    labels: {
+      'io.podlab.lab': 'small',
+      'io.podlab.role': 'network',
+      'io.podlab.topology-hash': hash,
+      'io.podlab.node-subnet': '172.31.9.0/24',
+      'io.podlab.topology': JSON.stringify(topology),
+    },
+  });
+});
+
+test('each node gets the bridge CNI config: no masquerade, gateway on the bridge, its own range', (t) => {
+  t.deepEqual(plan.nodes[1]!.cniConfig, {
+    cniVersion: '1.0.0',
+    name: 'podlab-small',
+    type: 'bridge',
+    bridge: 'cni0',
+    mtu: 1400,
+    isGateway: true,
+    ipMasq: false,
+    hairpinMode: true,
+    ipam: {
+      type: 'host-local',
+      routes: [{ dst: '0.0.0.0/0' }],
+      ranges: [[{ subnet: '10.244.9.0/24', gateway: '10.244.9.1' }]],
+    },
+  });
+});
+
+test('a node container: its image, hostname, caps and forwarding; never privileged', (t) => {
+  t.deepEqual(plan.nodes[0]!.container, {
+    name: 'podlab-small-n1',
+    image: 'podlab-node:test',
+    hostname: 'n1',
+    labels: {
+      'io.podlab.lab': 'small',
+      'io.podlab.role': 'node',
+      'io.podlab.topology-hash': hash,
+      'io.podlab.node': 'n1',
+      'io.podlab.pod-cidr': '10.244.0.0/24',
+    },
+    env: {},
+    cmd: ['tini', '--', 'sleep', 'infinity'],
+    network: { mode: 'bridge', network: 'podlab-small', ip: '172.31.9.2' },
+    capAdd: ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'],
+    sysctls: { 'net.ipv4.ip_forward': '1' },
+  });
+});
+
+test('a pod: a sandbox in the node PID namespace with the Kubernetes resolver, and containers joining it', (t) => {
+  const web = plan.pods[0]!;
+  const labels = {
+    'io.podlab.lab': 'small',
+    'io.podlab.role': 'sandbox',
+    'io.podlab.topology-hash': hash,
+    'io.podlab.node': 'n1',
+    'io.podlab.pod': 'bar/web',
+    'io.podlab.pod-labels': '{"app":"foo"}',
+  };
+  t.deepEqual(web.sandbox, {
+    name: 'podlab-small-bar.web',
+    image: 'podlab-node:test',
+    hostname: 'web',
+    labels,
+    env: { PODLAB_POD: 'bar/web' },
+    cmd: ['sleep', 'infinity'],
+    network: { mode: 'none' },
+    pidContainer: 'podlab-small-n1',
+    capAdd: [],
+    sysctls: {},
+    dns: {
+      servers: ['10.96.0.10'],
+      search: ['bar.svc.lab.test', 'svc.lab.test', 'lab.test'],
+      options: ['ndots:5'],
+    },
+  });
+  t.deepEqual(web.containers, [
+    {
+      name: 'podlab-small-bar.web.server',
+      image: 'podlab-node:test',
+      labels: { ...labels, 'io.podlab.role': 'container', 'io.podlab.container': 'server' },
+      env: { A: 'b', PODLAB_POD_NAME: 'web', PODLAB_POD_NAMESPACE: 'bar' },
+      cmd: ['podlab-echo', '--port', '8080'],
+      network: { mode: 'container', container: 'podlab-small-bar.web' },
+      capAdd: [],
+      sysctls: {},
+    },
+    {
+      name: 'podlab-small-bar.web.side',
+      image: 'podlab-node:test',
+      labels: { ...labels, 'io.podlab.role': 'container', 'io.podlab.container': 'side' },
+      env: { PODLAB_POD_NAME: 'web', PODLAB_POD_NAMESPACE: 'bar' },
+      cmd: ['sleep', 'infinity'],
+      network: { mode: 'container', container: 'podlab-small-bar.web' },
+      capAdd: [],
+      sysctls: {},
+    },
+  ]);
+  t.deepEqual(
+    plan.pods.map((p) => `${p.key}@${p.node}`),
+    ['bar/web@n1', 'default/client@n2'],
+  );
+});
+
+test('the topology hash ignores where exercises live but not the network', (t) => {
+  t.is(topologyHash({ ...topology, exercises: ['/x.ts'] }), hash);
+  t.not(topologyHash({ ...topology, cni: { bridge: 'br9' } }), hash);
+});
+
+test('planning is pure: the same inputs give the same plan', (t) => {
+  t.deepEqual(
+    planLab(topology, { nodeSubnet: '172.31.9.0/24', nodeImage: 'podlab-node:test', cniTemplate: template }),
+    plan,
+  );
+});
