@@ -20,15 +20,18 @@ export async function cniTemplate(): Promise<Record<string, unknown>> {
 
 /** Ranges a new node subnet must not overlap: other Docker networks and the host's routes. */
 export async function takenRanges(runtime: Runtime | undefined, lab: string): Promise<TakenRange[]> {
-  const taken: TakenRange[] = (await hostRoutes()).map((cidr) => ({ cidr, owner: `host route ${cidr}` }));
-  if (runtime) {
-    for (const n of await runtime.listNetworks()) {
-      if (n.labels[Label.lab] === lab) continue;
-      const owner = n.labels[Label.lab]
-        ? `lab ${n.labels[Label.lab]} (network ${n.name})`
-        : `Docker network ${n.name}`;
-      for (const cidr of n.subnets) if (!cidr.includes(':')) taken.push({ cidr, owner });
-    }
+  const networks = runtime ? await runtime.listNetworks() : [];
+  // The lab's own network (when it is up already) is no collision, nor is the host route to it.
+  const own = new Set(networks.filter((n) => n.labels[Label.lab] === lab).flatMap((n) => n.subnets));
+  const taken: TakenRange[] = (await hostRoutes())
+    .filter((cidr) => !own.has(cidr))
+    .map((cidr) => ({ cidr, owner: `host route ${cidr}` }));
+  for (const n of networks) {
+    if (n.labels[Label.lab] === lab) continue;
+    const owner = n.labels[Label.lab]
+      ? `lab ${n.labels[Label.lab]} (network ${n.name})`
+      : `Docker network ${n.name}`;
+    for (const cidr of n.subnets) if (!cidr.includes(':')) taken.push({ cidr, owner });
   }
   return taken;
 }

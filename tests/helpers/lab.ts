@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { removeLab } from '../../src/apply/remove.js';
+import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { writeTopology } from './context.js';
+
+/** What a `lab` command did. */
+export interface LabRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the `lab` executable exactly as a user would. */
+export function lab(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<LabRun> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(process.cwd(), 'lab'), args, {
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...process.env, PODLAB_PULL: 'never', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }),
+    );
+  });
+}
+
+/** Runs `lab` and fails the test, showing its output, unless it exits with `code`. */
+export async function labOk(t: ExecutionContext, args: string[], code = 0): Promise<LabRun> {
+  const run = await lab(args);
+  if (run.code !== code)
+    t.fail(`lab ${args.join(' ')} exited ${run.code}, not ${code}\n${run.stderr}\n${run.stdout}`);
+  return run;
+}
+
+/**
+ * The engine every integration test needs. A missing engine fails the test: these tests exist to
+ * prove the lab on a real engine, and one that cannot run proves nothing.
+ */
+export async function engine(): Promise<DockerRuntime> {
+  const runtime = new DockerRuntime();
+  await runtime.version();
+  return runtime;
+}
+
+/** The example lab under another name and node subnet, so that tests never touch a user's labs or each other. */
+export function exampleAs(
+  name: string,
+  nodeSubnet: string,
+  edit: (text: string) => string = (s) => s,
+): string {
+  const text = readFileSync(join(process.cwd(), 'lab.example.yaml'), 'utf8')
+    .replace(/^name: demo\b/m, `name: ${name}`)
+    .replace(/^ {2}# nodeSubnet: .*$/m, `  nodeSubnet: ${nodeSubnet}`);
+  if (!text.includes(`nodeSubnet: ${nodeSubnet}`))
+    throw new Error('lab.example.yaml changed shape: nodeSubnet line not found');
+  return writeTopology(edit(text));
+}
+
+/** Removes what an earlier, interrupted run of this test left behind (the engine keeps containers). */
+export async function clearLab(name: string): Promise<void> {
+  await removeLab(await engine(), name);
+}
+
+/** Status of a lab as `lab status --json` prints it. */
+export interface StatusJson {
+  name: string;
+  nodeSubnet: string;
+  healthy: boolean;
+  problems: string[];
+  nodes: { name: string; ip: string; podCIDR: string; container: string; state: string }[];
+  pods: {
+    namespace: string;
+    name: string;
+    node: string;
+    ip: string;
+    labels: Record<string, string>;
+    containers: string[];
+  }[];
+}
+
+export async function status(t: ExecutionContext, name: string): Promise<StatusJson> {
+  return JSON.parse((await labOk(t, ['status', name, '--json'])).stdout) as StatusJson;
+}
+
+/** What podlab-echo answers. */
+export interface Echo {
+  pod: string;
+  ip: string;
+  port: number;
+  peer: string;
+  peerPort: number;
+}

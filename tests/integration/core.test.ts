@@ -1,0 +1,310 @@
+import { execFileSync } from 'node:child_process';
+import test from 'ava';
+import Docker from 'dockerode';
+import { contains, parseCidr, parseIp } from '../../src/net/ipv4.js';
+import {
+  clearLab,
+  type Echo,
+  engine,
+  exampleAs,
+  lab,
+  labOk,
+  type StatusJson,
+  status,
+} from '../helpers/lab.js';
+
+// This file's own lab: its name and node subnet are used by no other test.
+const name = 'itest-core';
+const subnet = '172.31.241.0/24';
+let file: string;
+let state: StatusJson;
+
+const node = (n: string) => state.nodes.find((x) => x.name === n)!;
+const pod = (key: string) => state.pods.find((p) => `${p.namespace}/${p.name}` === key)!;
+
+test.before(async () => {
+  await engine();
+  await clearLab(name);
+  file = exampleAs(name, subnet);
+});
+
+test.after.always(async () => {
+  await clearLab(name);
+});
+
+test.serial('lab up brings the example up and status reads it back healthy', async (t) => {
+  const up = await labOk(t, ['up', '-f', file]);
+  t.log(`lab up took ${(up.ms / 1000).toFixed(1)} s`);
+  state = await status(t, name);
+  t.true(state.healthy, state.problems.join('; '));
+  t.deepEqual(
+    state.nodes.map((n) => [n.name, n.ip, n.podCIDR, n.state]),
+    [
+      ['control-plane', '172.31.241.2', '10.244.0.0/24', 'running'],
+      ['worker-1', '172.31.241.3', '10.244.1.0/24', 'running'],
+      ['worker-2', '172.31.241.4', '10.244.2.0/24', 'running'],
+    ],
+  );
+  t.deepEqual(
+    state.pods.map((p) => `${p.namespace}/${p.name}@${p.node}:${p.containers.join(',')}`),
+    [
+      'bar/client@worker-2:main',
+      'bar/duo@worker-2:app,sidecar',
+      'bar/web-0@control-plane:server',
+      'bar/web-1@worker-1:server',
+      'quux/client@worker-1:main',
+    ],
+  );
+});
+
+test.serial("every pod's IP lies in its node's pod range", (t) => {
+  for (const p of state.pods) {
+    const ip = parseIp(p.ip);
+    t.not(ip, undefined, `${p.namespace}/${p.name} has no IP`);
+    t.true(
+      contains(parseCidr(node(p.node).podCIDR), ip!),
+      `${p.namespace}/${p.name} ${p.ip} is outside ${node(p.node).podCIDR}`,
+    );
+  }
+});
+
+test.serial(
+  'a pod on worker-1 reaches a pod on worker-2, which sees the sender’s own pod IP (no NAT)',
+  async (t) => {
+    const from = pod('quux/client');
+    const to = pod('bar/duo');
+    const run = await labOk(t, [
+      'exec',
+      '-f',
+      file,
+      'quux/client',
+      '--',
+      'curl',
+      '-s',
+      '-m',
+      '5',
+      `http://${to.ip}:9090/`,
+    ]);
+    const echo = JSON.parse(run.stdout) as Echo;
+    t.is(echo.pod, 'duo');
+    t.is(echo.ip, to.ip);
+    t.is(echo.peer, from.ip);
+    // and the other way, worker-2 to worker-1
+    const back = JSON.parse(
+      (
+        await labOk(t, [
+          'exec',
+          '-f',
+          file,
+          'bar/client',
+          '--',
+          'curl',
+          '-s',
+          '-m',
+          '5',
+          `http://${pod('bar/web-1').ip}:8080/`,
+        ])
+      ).stdout,
+    ) as Echo;
+    t.deepEqual([back.pod, back.peer], ['web-1', pod('bar/client').ip]);
+  },
+);
+
+test.serial('a node reaches a pod on another node and is seen with its node IP', async (t) => {
+  const run = await labOk(t, [
+    'exec',
+    '-f',
+    file,
+    'control-plane',
+    '--',
+    'curl',
+    '-s',
+    '-m',
+    '5',
+    `http://${pod('bar/duo').ip}:9090/`,
+  ]);
+  t.is((JSON.parse(run.stdout) as Echo).peer, node('control-plane').ip);
+});
+
+test.serial("ip route on each node lists every other node's pod range via that node's IP", async (t) => {
+  for (const n of state.nodes) {
+    const routes = (await labOk(t, ['exec', '-f', file, n.name, '--', 'ip', 'route'])).stdout;
+    for (const other of state.nodes.filter((o) => o.name !== n.name)) {
+      t.regex(
+        routes,
+        new RegExp(
+          `^${other.podCIDR.replace(/\./g, '\\.')} via ${other.ip.replace(/\./g, '\\.')} dev eth0`,
+          'm',
+        ),
+        `${n.name}:\n${routes}`,
+      );
+    }
+    t.regex(routes, /^unreachable 10\.244\.0\.0\/16/m);
+    t.regex(routes, /^unreachable 10\.96\.0\.0\/12/m);
+  }
+});
+
+test.serial('the bridge CNI config is on each node, for its own range, without masquerade', async (t) => {
+  for (const n of state.nodes) {
+    const config = JSON.parse(
+      (await labOk(t, ['exec', '-f', file, n.name, '--', 'cat', '/etc/cni/net.d/10-podlab.conf'])).stdout,
+    );
+    t.is(config.type, 'bridge');
+    t.is(config.ipMasq, false);
+    t.deepEqual(config.ipam.ranges, [[{ subnet: n.podCIDR, gateway: n.podCIDR.replace(/0\/\d+$/, '1') }]]);
+  }
+});
+
+test.serial('the two containers of one pod talk over localhost', async (t) => {
+  const run = await labOk(t, [
+    'exec',
+    '-f',
+    file,
+    'bar/duo/sidecar',
+    '--',
+    'curl',
+    '-s',
+    '-m',
+    '5',
+    'http://localhost:9090/',
+  ]);
+  const echo = JSON.parse(run.stdout) as Echo;
+  t.deepEqual([echo.pod, echo.ip, echo.peer], ['duo', '127.0.0.1', '127.0.0.1']);
+});
+
+test.serial('lab exec passes the exit code and stderr through', async (t) => {
+  const run = await lab(['exec', '-f', file, 'bar/web-0', '--', 'sh', '-c', 'echo oops >&2; exit 7']);
+  t.is(run.code, 7);
+  t.is(run.stderr, 'oops\n');
+  const missing = await lab(['exec', '-f', file, 'bar/nope', '--', 'true']);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /lab itest-core has no pod bar\/nope/);
+});
+
+test.serial('up again does nothing; the same name with another topology is refused', async (t) => {
+  const again = await labOk(t, ['up', '-f', file]);
+  t.regex(again.stderr, /already up; nothing to do/);
+  const other = exampleAs(name, subnet, (s) => s.replace('bridge: cni0', 'bridge: cni9'));
+  const refused = await lab(['up', '-f', other]);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /lab itest-core is up with a different topology/);
+});
+
+test.serial(
+  'with a host route deleted, packets to that range fail at once inside the lab and never leave through the host',
+  async (t) => {
+    const docker = new Docker();
+    const network = await docker.getNetwork(`podlab-${name}`).inspect();
+    const bridge = `br-${(network.Id as string).slice(0, 12)}`;
+    const target = pod('bar/duo');
+    // Counts (and stops) anything from this lab's bridge to the pod or Service range that the host
+    // would route elsewhere; lab traffic between nodes stays on the bridge and is not matched.
+    const rules = ['10.244.0.0/16', '10.96.0.0/12'].map((d) => [
+      'DOCKER-USER',
+      '-i',
+      bridge,
+      '!',
+      '-o',
+      bridge,
+      '-d',
+      d,
+      '-j',
+      'DROP',
+    ]);
+    for (const r of rules) execFileSync('iptables', ['-I', ...r]);
+    const leaked = () =>
+      execFileSync('iptables', ['-L', 'DOCKER-USER', '-v', '-n', '-x'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes(bridge))
+        .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[0]), 0);
+    try {
+      await labOk(t, ['exec', '-f', file, 'worker-1', '--', 'ip', 'route', 'del', node('worker-2').podCIDR]);
+      const fromPod = await lab([
+        'exec',
+        '-f',
+        file,
+        'quux/client',
+        '--',
+        'curl',
+        '-s',
+        '-S',
+        '-m',
+        '5',
+        `http://${target.ip}:9090/`,
+      ]);
+      t.not(fromPod.code, 0);
+      t.regex(fromPod.stderr, /No route to host|Couldn't connect/);
+      t.true(fromPod.ms < 3000, `took ${fromPod.ms.toFixed(0)} ms: it should fail at once, not time out`);
+      const fromNode = await lab([
+        'exec',
+        '-f',
+        file,
+        'worker-1',
+        '--',
+        'curl',
+        '-s',
+        '-S',
+        '-m',
+        '5',
+        `http://${target.ip}:9090/`,
+      ]);
+      t.not(fromNode.code, 0);
+      t.true(fromNode.ms < 3000, `took ${fromNode.ms.toFixed(0)} ms`);
+      const service = await lab([
+        'exec',
+        '-f',
+        file,
+        'quux/client',
+        '--',
+        'curl',
+        '-s',
+        '-S',
+        '-m',
+        '5',
+        'http://10.96.200.200/',
+      ]);
+      t.not(service.code, 0);
+      t.is(leaked(), 0, 'packets left the lab through the Docker host');
+
+      await labOk(t, [
+        'exec',
+        '-f',
+        file,
+        'worker-1',
+        '--',
+        'ip',
+        'route',
+        'add',
+        node('worker-2').podCIDR,
+        'via',
+        node('worker-2').ip,
+      ]);
+      const healed = await labOk(t, [
+        'exec',
+        '-f',
+        file,
+        'quux/client',
+        '--',
+        'curl',
+        '-s',
+        '-m',
+        '5',
+        `http://${target.ip}:9090/`,
+      ]);
+      t.is((JSON.parse(healed.stdout) as Echo).peer, pod('quux/client').ip);
+      t.is(leaked(), 0);
+    } finally {
+      for (const r of rules) execFileSync('iptables', ['-D', ...r]);
+    }
+  },
+);
+
+test.serial('lab down leaves no container or network with the lab label', async (t) => {
+  const down = await labOk(t, ['down', name]);
+  t.regex(down.stderr, /removed 14 containers and 1 networks/);
+  const runtime = await engine();
+  t.deepEqual(await runtime.listContainers({ 'io.podlab.lab': name }), []);
+  t.deepEqual(await runtime.listNetworks({ 'io.podlab.lab': name }), []);
+  const again = await labOk(t, ['down', name]);
+  t.regex(again.stderr, /nothing to remove/);
+});
