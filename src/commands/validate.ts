@@ -15,7 +15,7 @@ export default async function validate(
     else {
       for (const w of warnings) ctx.io.err(`warning: ${formatIssue(w)}`);
       ctx.io.out(
-        `${file}: valid: lab ${topology.name}, ${topology.nodes.length} nodes, ${expandPods(topology).length} pods, ${topology.services.length} services`,
+        `${file}: valid: lab ${topology.name}, ${count(topology.nodes.length, 'node')}, ${count(expandPods(topology).length, 'pod')}, ${count(topology.services.length, 'service')}`,
       );
     }
     return ExitCode.ok;
@@ -26,4 +26,8 @@ export default async function validate(
     }
     throw error;
   }
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
