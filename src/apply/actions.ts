@@ -1,5 +1,6 @@
 import { RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
+import { serviceHooks } from '../plan/kube-proxy.js';
 import { cniConfigPath } from '../plan/names.js';
 import type { LabPlan, NodePlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -7,7 +8,17 @@ import { agent, type CniLine, jsonLines, parsePods, readyMarkerPath } from './ag
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
-export type Phase = 'image' | 'network' | 'nodes' | 'cni' | 'pods' | 'routes' | 'wait' | 'ready';
+export type Phase =
+  | 'image'
+  | 'network'
+  | 'nodes'
+  | 'cni'
+  | 'pods'
+  | 'routes'
+  | 'services'
+  | 'dns'
+  | 'wait'
+  | 'ready';
 
 /** What the actions share while a lab comes up. */
 export interface ApplyContext {
@@ -96,7 +107,7 @@ export function upActions(): Action[] {
           plan.nodes.map(async (node) => {
             const pods = plan.pods.filter((p) => p.node === node.name);
             if (pods.length === 0) return;
-            const input = pods.map((p) => `${p.key} ${ctx.sandboxIds.get(p.key)}`).join('\n');
+            const input = pods.map((p) => `${p.key} ${ctx.sandboxIds.get(p.key)} ${p.ip}`).join('\n');
             const lines = jsonLines<CniLine>(await agent(runtime, nodeRef(node), ['cni', 'ADD'], input));
             const failures: string[] = [];
             for (const pod of pods) {
@@ -104,7 +115,9 @@ export function upActions(): Action[] {
               const address = line?.result?.ips?.[0]?.address;
               if (!line || line.error || !address)
                 failures.push(`${pod.key}: ${line?.error?.trim() ?? 'no result from the CNI plugin'}`);
-              else ctx.podIPs.set(pod.key, address.split('/')[0]!);
+              else if (address.split('/')[0] !== pod.ip)
+                failures.push(`${pod.key}: the plugin gave ${address}, not the planned ${pod.ip}`);
+              else ctx.podIPs.set(pod.key, pod.ip);
             }
             if (failures.length) {
               throw new RuntimeError(`CNI ADD failed on node ${node.name}:\n  ${failures.join('\n  ')}`);
@@ -121,6 +134,27 @@ export function upActions(): Action[] {
         await Promise.all(
           plan.nodes.map((n) => agent(runtime, nodeRef(n), ['ip-batch'], n.routes.join('\n'))),
         );
+      },
+    },
+    {
+      phase: 'services',
+      title: 'Programming Services (kube-proxy rules)',
+      async run({ runtime, plan }) {
+        await Promise.all(
+          plan.nodes.map((n) =>
+            agent(runtime, nodeRef(n), ['iptables'], plan.serviceRules, {
+              PODLAB_HOOKS: serviceHooks.join('\n'),
+            }),
+          ),
+        );
+      },
+    },
+    {
+      phase: 'dns',
+      title: 'Waiting for cluster DNS to answer',
+      async run({ runtime, plan }) {
+        const node = plan.nodes.find((n) => n.name === plan.dns.node)!;
+        await agent(runtime, nodeRef(node), ['wait-dns', plan.dns.clusterIP, `dns-version.${plan.domain}`]);
       },
     },
     {

@@ -10,9 +10,10 @@ export async function agent(
   node: { name: string; container: string },
   args: string[],
   input = '',
+  env: Record<string, string> = {},
 ): Promise<string> {
   const result = await runtime.exec(node.container, ['podlab-agent', ...args], {
-    env: { PODLAB_INPUT: input },
+    env: { ...env, PODLAB_INPUT: input },
   });
   if (result.exitCode !== 0) {
     throw new RuntimeError(

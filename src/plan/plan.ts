@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Topology } from '../config/types.js';
 import { Label } from '../labels.js';
 import { formatIp, hostAt, parseCidr } from '../net/ipv4.js';
-import { allocateNodeRanges, expandPods } from './allocate.js';
+import { allocateNodeRanges, expandPods, type PodInstance } from './allocate.js';
+import { dnsmasqArgs } from './dns.js';
+import { renderServiceRules } from './kube-proxy.js';
 import { cniConfigPath, names, nodeCapabilities, nodeImageName, podMarker } from './names.js';
+import { dnsService, dnsServiceConfig, planServices } from './services.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from './types.js';
 
 /** What the plan needs besides the topology; each is decided by the caller, so the plan stays pure. */
@@ -22,7 +25,7 @@ export function topologyHash(topology: Topology): string {
   return createHash('sha256').update(JSON.stringify(network)).digest('hex').slice(0, 16);
 }
 
-/** Computes every name, address, route, config and container spec of a lab. Pure. */
+/** Computes every name, address, route, rule, record, config and container spec of a lab. Pure. */
 export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   const lab = topology.name;
   const hash = topologyHash(topology);
@@ -37,53 +40,45 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     [Label.role]: role,
     [Label.topologyHash]: hash,
   });
-
   const nodeBase = topology.nodes.map((node, i) => ({
     name: node.name,
     ip: formatIp(hostAt(subnet, 2 + i)),
     podCIDR: ranges[i]!,
   }));
 
-  const nodes: NodePlan[] = nodeBase.map((node) => {
-    const podGateway = formatIp(hostAt(parseCidr(node.podCIDR), 1));
-    return {
-      ...node,
-      podGateway,
-      container: {
-        name: names.node(lab, node.name),
-        image: inputs.nodeImage,
-        hostname: node.name,
-        labels: { ...common('node'), [Label.node]: node.name, [Label.podCIDR]: node.podCIDR },
-        env: {},
-        cmd: ['tini', '--', 'sleep', 'infinity'],
-        network: { mode: 'bridge', network: names.network(lab), ip: node.ip },
-        capAdd: [...nodeCapabilities],
-        sysctls: { 'net.ipv4.ip_forward': '1' },
+  // The DNS pod runs on the first node, after the lab's own pods, as a pod of kube-system.
+  const dnsNode = nodeBase[0]!.name;
+  const instances: PodInstance[] = [
+    ...expandPods(topology),
+    {
+      namespace: dnsService.namespace,
+      name: dnsService.podName,
+      node: dnsNode,
+      templateIndex: -1,
+      template: {
+        name: dnsService.podName,
+        namespace: dnsService.namespace,
+        labels: { 'k8s-app': dnsService.app },
+        containers: [
+          { name: 'dnsmasq', env: {}, ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }] },
+        ],
       },
-      cniConfig: renderCniConfig(inputs.cniTemplate, topology, node.podCIDR, podGateway),
-      routes: [
-        ...nodeBase
-          .filter((other) => other.name !== node.name)
-          .map((other) => `route replace ${other.podCIDR} via ${other.ip}`),
-        // Containment: a pod or Service address without a more specific route fails here, at once,
-        // instead of following the default route out through the Docker host.
-        `route replace unreachable ${topology.cluster.podCIDR}`,
-        `route replace unreachable ${topology.cluster.serviceCIDR}`,
-      ],
-    };
-  });
+    },
+  ];
 
-  const resolver = {
-    servers: [topology.dns.clusterIP],
-    options: ['ndots:5'],
-  };
+  // Pod addresses: each node hands out its range in order from .2 (.1 is the bridge).
+  const nextHost = new Map(nodeBase.map((n) => [n.name, 2]));
+  const resolver = { servers: [topology.dns.clusterIP], options: ['ndots:5'] };
   const imageOf = (image: string | undefined): string =>
     image === undefined || image === nodeImageName ? inputs.nodeImage : image;
 
-  const pods: PodPlan[] = expandPods(topology).map((instance): PodPlan => {
+  const pods: PodPlan[] = instances.map((instance): PodPlan => {
     const { namespace, name, template } = instance;
     const key = `${namespace}/${name}`;
-    const nodeContainer = names.node(lab, instance.node);
+    const node = nodeBase.find((n) => n.name === instance.node)!;
+    const host = nextHost.get(node.name)!;
+    nextHost.set(node.name, host + 1);
+    const ip = formatIp(hostAt(parseCidr(node.podCIDR), host));
     const sandboxName = names.sandbox(lab, namespace, name);
     const podLabels = {
       ...common('sandbox'),
@@ -99,7 +94,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       env: { [podMarker]: key },
       cmd: ['sleep', 'infinity'],
       network: { mode: 'none' },
-      pidContainer: nodeContainer,
+      pidContainer: names.node(lab, instance.node),
       capAdd: [],
       sysctls: {},
       dns: {
@@ -110,6 +105,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
           topology.cluster.domain,
         ],
       },
+      extraHosts: [`${name}:${ip}`],
     };
     const containers = template.containers.map(
       (c): ContainerSpec => ({
@@ -123,7 +119,61 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
         sysctls: {},
       }),
     );
-    return { namespace, name, key, node: instance.node, labels: template.labels, sandbox, containers };
+    const ports = Object.fromEntries(
+      template.containers.flatMap((c) =>
+        c.ports.filter((p) => p.name !== undefined).map((p) => [p.name!, p.containerPort]),
+      ),
+    );
+    return {
+      namespace,
+      name,
+      key,
+      node: instance.node,
+      ip,
+      labels: template.labels,
+      ports,
+      sandbox,
+      containers,
+    };
+  });
+
+  const services = planServices(topology, pods, [...topology.services, dnsServiceConfig(topology)]);
+  const dnsPod = pods.at(-1)!;
+  dnsPod.containers[0]!.cmd = ['dnsmasq', ...dnsmasqArgs(topology, services, pods)];
+  const clusterIPs = services.map((s) => s.clusterIP).filter((ip) => ip !== '' && ip !== 'None');
+
+  const nodes: NodePlan[] = nodeBase.map((node) => {
+    const podGateway = formatIp(hostAt(parseCidr(node.podCIDR), 1));
+    return {
+      ...node,
+      podGateway,
+      container: {
+        name: names.node(lab, node.name),
+        image: inputs.nodeImage,
+        hostname: node.name,
+        labels: { ...common('node'), [Label.node]: node.name, [Label.podCIDR]: node.podCIDR },
+        env: {},
+        cmd: ['tini', '--', 'sleep', 'infinity'],
+        network: { mode: 'bridge', network: names.network(lab), ip: node.ip },
+        capAdd: [...nodeCapabilities],
+        // Bridge netfilter: a reply between two pods of one node crosses the bridge, not the
+        // node's routing; iptables must see it to undo a Service's DNAT.
+        sysctls: { 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' },
+      },
+      cniConfig: renderCniConfig(inputs.cniTemplate, topology, node.podCIDR, podGateway),
+      routes: [
+        ...nodeBase
+          .filter((other) => other.name !== node.name)
+          .map((other) => `route replace ${other.podCIDR} via ${other.ip}`),
+        // A ClusterIP needs a route for the node's own connections: their routing comes before the
+        // OUTPUT chain's DNAT. Pods' packets are DNATed before routing and never use it.
+        ...clusterIPs.map((ip) => `route replace ${ip}/32 dev eth0`),
+        // Containment: any other pod or Service address fails here, at once, instead of following
+        // the default route out through the Docker host.
+        `route replace unreachable ${topology.cluster.podCIDR}`,
+        `route replace unreachable ${topology.cluster.serviceCIDR}`,
+      ],
+    };
   });
 
   return {
@@ -133,6 +183,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     domain: topology.cluster.domain,
     podCIDR: topology.cluster.podCIDR,
     serviceCIDR: topology.cluster.serviceCIDR,
+    nodeSubnet: inputs.nodeSubnet,
     network: {
       name: names.network(lab),
       subnet: inputs.nodeSubnet,
@@ -140,11 +191,19 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       labels: {
         ...common('network'),
         [Label.nodeSubnet]: inputs.nodeSubnet,
+        [Label.image]: inputs.nodeImage,
         [Label.topology]: JSON.stringify(topology),
       },
     },
     nodes,
     pods,
+    services,
+    serviceRules: renderServiceRules(services, {
+      podCIDR: topology.cluster.podCIDR,
+      serviceCIDR: topology.cluster.serviceCIDR,
+      nodeSubnet: inputs.nodeSubnet,
+    }),
+    dns: { clusterIP: topology.dns.clusterIP, pod: dnsPod.key, node: dnsNode, podIP: dnsPod.ip },
   };
 }
 

@@ -19,6 +19,8 @@ export interface ContainerSpec {
   sysctls: Record<string, string>;
   /** Resolver written to /etc/resolv.conf. */
   dns?: { servers: string[]; search: string[]; options: string[] };
+  /** `/etc/hosts` entries as `name:ip`. */
+  extraHosts?: string[];
 }
 
 /** A Docker network the lab creates. */
@@ -50,9 +52,56 @@ export interface PodPlan {
   /** `namespace/name`: the marker the node finds the sandbox by. */
   key: string;
   node: string;
+  /** The address the plan gives the pod; the CNI plugin is asked for exactly this one. */
+  ip: string;
   labels: Record<string, string>;
+  /** Named container ports, for Services whose targetPort is a name. */
+  ports: Record<string, number>;
   sandbox: ContainerSpec;
   containers: ContainerSpec[];
+}
+
+/** One endpoint of a Service: a ready pod that its selector picks. */
+export interface EndpointPlan {
+  pod: string;
+  /** The pod's name: its hostname in headless Service records. */
+  hostname: string;
+  ip: string;
+  node: string;
+}
+
+/** One port of a Service and the endpoints serving it, each at its resolved target port. */
+export interface ServicePortPlan {
+  name?: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  nodePort?: number;
+  targetPort: number | string;
+  endpoints: (EndpointPlan & { port: number })[];
+}
+
+/** A Service with its address and endpoints, as kube-proxy and the DNS server see it. */
+export interface ServicePlan {
+  namespace: string;
+  name: string;
+  key: string;
+  type: 'ClusterIP' | 'NodePort' | 'ExternalName';
+  /** An address, `None` for headless, `''` for ExternalName. */
+  clusterIP: string;
+  externalName?: string;
+  selector: Record<string, string>;
+  ports: ServicePortPlan[];
+  /** Every pod the selector picks. */
+  endpoints: EndpointPlan[];
+}
+
+/** Where cluster DNS lives. */
+export interface DnsPlan {
+  clusterIP: string;
+  /** `kube-system/kube-dns-0`. */
+  pod: string;
+  node: string;
+  podIP: string;
 }
 
 /** Everything `up` creates, computed without touching Docker. */
@@ -64,6 +113,12 @@ export interface LabPlan {
   podCIDR: string;
   serviceCIDR: string;
   network: NetworkSpec;
+  nodeSubnet: string;
   nodes: NodePlan[];
+  /** Every pod, the DNS pod last. */
   pods: PodPlan[];
+  services: ServicePlan[];
+  /** kube-proxy's rules for every node, as `iptables-restore --noflush` input. */
+  serviceRules: string;
+  dns: DnsPlan;
 }

@@ -102,6 +102,7 @@ export class DockerRuntime implements Runtime {
           ...(spec.dns
             ? { Dns: spec.dns.servers, DnsSearch: spec.dns.search, DnsOptions: spec.dns.options }
             : {}),
+          ...(spec.extraHosts ? { ExtraHosts: spec.extraHosts } : {}),
         },
         ...(network.mode === 'bridge'
           ? {

@@ -31,16 +31,18 @@ test('up creates the network, nodes, pods and routes with one exec per node per 
     'podlab-ordered-b',
     'podlab-ordered-c',
   ]);
-  t.is(creates.length, 1 + 3 + 4 + 7, 'network, 3 nodes, 4 sandboxes, 7 pod containers');
+  t.is(creates.length, 1 + 3 + 5 + 8, 'network, 3 nodes, 5 sandboxes (one is DNS), 8 pod containers');
 
   const nodeExecs = execs(runtime.calls);
   for (const node of ['a', 'b', 'c']) {
     const mine = nodeExecs.filter((e) => e.startsWith(`podlab-ordered-${node} `));
-    // CNI config, cni ADD, routes, wait, ready marker, then the status report
+    // CNI config, cni ADD, routes, Services, (DNS on the first node), wait, ready marker, status report
     t.deepEqual(mine, [
       `podlab-ordered-${node} write-file /etc/cni/net.d/10-podlab.conf`,
       `podlab-ordered-${node} cni ADD`,
       `podlab-ordered-${node} ip-batch`,
+      `podlab-ordered-${node} iptables`,
+      ...(node === 'a' ? ['podlab-ordered-a wait-dns 10.96.0.10'] : []),
       `podlab-ordered-${node} pods`,
       `podlab-ordered-${node} write-file /run/podlab/ready`,
       `podlab-ordered-${node} pods`,
@@ -54,6 +56,7 @@ test('up creates the network, nodes, pods and routes with one exec per node per 
     [
       'route replace 10.244.1.0/24 via 172.31.77.3',
       'route replace 10.244.2.0/24 via 172.31.77.4',
+      'route replace 10.96.0.10/32 dev eth0',
       'route replace unreachable 10.244.0.0/16',
       'route replace unreachable 10.96.0.0/12',
     ].join('\n'),
@@ -61,7 +64,10 @@ test('up creates the network, nodes, pods and routes with one exec per node per 
   const cniAdd = runtime.calls.find(
     (c) => c.method === 'exec' && c.target === 'podlab-ordered-a' && c.args![1] === 'cni',
   );
-  t.regex(cniAdd!.input!, /^default\/web-0 c\d+\ndefault\/solo c\d+$/);
+  t.regex(
+    cniAdd!.input!,
+    /^default\/web-0 c\d+ 10\.244\.0\.2\ndefault\/solo c\d+ 10\.244\.0\.3\nkube-system\/kube-dns-0 c\d+ 10\.244\.0\.4$/,
+  );
   t.regex(ctx.out.join('\n'), /default\/web-1\s+b\s+10\.244\.1\.2/);
 });
 
@@ -101,7 +107,7 @@ test('--retain keeps what a failed up created', async (t) => {
     call.method === 'exec' && call.args?.[1] === 'ip-batch' ? new RuntimeError('injected') : undefined;
   const ctx = testContext(runtime);
   await t.throwsAsync(up(ctx, { file: writeTopology(topology('kept')), retain: true }));
-  t.is(runtime.containers.size, 3 + 4 + 7);
+  t.is(runtime.containers.size, 3 + 5 + 8);
   t.regex(ctx.err.join('\n'), /kept what it created \(--retain\)\. Remove it with: lab down kept/);
 });
 
@@ -138,7 +144,7 @@ test('leftovers of an unfinished run are removed before the lab is built again',
     ctx.err.join('\n'),
     /found leftovers of an earlier, unfinished run of lab debris; removing them first/,
   );
-  t.is(runtime.containers.size, 3 + 4 + 7);
+  t.is(runtime.containers.size, 3 + 5 + 8);
 });
 
 test('removal keeps going past a failure and reports it', async (t) => {

@@ -54,6 +54,7 @@ test('nodes get fixed IPs, their pod ranges, and routes to every other node plus
         podGateway: '10.244.0.1',
         routes: [
           'route replace 10.244.9.0/24 via 172.31.9.3',
+          'route replace 10.96.0.10/32 dev eth0',
           'route replace unreachable 10.244.0.0/16',
           'route replace unreachable 10.96.0.0/12',
         ],
@@ -65,6 +66,7 @@ test('nodes get fixed IPs, their pod ranges, and routes to every other node plus
         podGateway: '10.244.9.1',
         routes: [
           'route replace 10.244.0.0/24 via 172.31.9.2',
+          'route replace 10.96.0.10/32 dev eth0',
           'route replace unreachable 10.244.0.0/16',
           'route replace unreachable 10.96.0.0/12',
         ],
@@ -80,6 +82,7 @@ test('nodes get fixed IPs, their pod ranges, and routes to every other node plus
       'io.podlab.role': 'network',
       'io.podlab.topology-hash': hash,
       'io.podlab.node-subnet': '172.31.9.0/24',
+      'io.podlab.image': 'podlab-node:test',
       'io.podlab.topology': JSON.stringify(topology),
     },
   });
@@ -119,7 +122,7 @@ test('a node container: its image, hostname, caps and forwarding; never privileg
     cmd: ['tini', '--', 'sleep', 'infinity'],
     network: { mode: 'bridge', network: 'podlab-small', ip: '172.31.9.2' },
     capAdd: ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'],
-    sysctls: { 'net.ipv4.ip_forward': '1' },
+    sysctls: { 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' },
   });
 });
 
@@ -149,6 +152,7 @@ test('a pod: a sandbox in the node PID namespace with the Kubernetes resolver, a
       search: ['bar.svc.lab.test', 'svc.lab.test', 'lab.test'],
       options: ['ndots:5'],
     },
+    extraHosts: ['web:10.244.0.2'],
   });
   t.deepEqual(web.containers, [
     {
@@ -173,8 +177,8 @@ test('a pod: a sandbox in the node PID namespace with the Kubernetes resolver, a
     },
   ]);
   t.deepEqual(
-    plan.pods.map((p) => `${p.key}@${p.node}`),
-    ['bar/web@n1', 'default/client@n2'],
+    plan.pods.map((p) => `${p.key}@${p.node}:${p.ip}`),
+    ['bar/web@n1:10.244.0.2', 'default/client@n2:10.244.9.2', 'kube-system/kube-dns-0@n1:10.244.0.3'],
   );
 });
 
