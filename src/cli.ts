@@ -60,6 +60,16 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('-i, --interactive', 'pass standard input to the command')
     .action(run(() => import('./commands/exec.js')));
   program
+    .command('dns')
+    .description("resolve a name as a pod's resolver does, showing each name the search list tries")
+    .argument('<name>', 'the name to resolve, e.g. foo or foo.bar')
+    .requiredOption('--from <pod>', 'the pod whose resolver to use: NS/POD')
+    .option('-t, --type <type>', 'record type (A, SRV, TXT, PTR, …)', 'A')
+    .addOption(file())
+    .option('--lab <name>', 'lab name')
+    .option('--json', 'print JSON')
+    .action(run(() => import('./commands/dns.js')));
+  program
     .command('validate')
     .description('check a topology file and report every problem with its position')
     .addOption(file())

@@ -25,9 +25,37 @@ export function statusJson(state: LabState) {
       containers,
       state: s,
     })),
-    services: [] as unknown[],
-    dns: null,
+    services: state.services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      type: s.type,
+      clusterIP: s.clusterIP,
+      ...(s.externalName ? { externalName: s.externalName } : {}),
+      selector: s.selector,
+      ports: s.ports.map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        protocol: p.protocol,
+        targetPort: p.targetPort,
+        ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+      })),
+      endpoints: s.endpoints.map(({ pod, ip, node, ready }) => ({ pod, ip, node, ready })),
+    })),
+    dns: state.dns
+      ? {
+          clusterIP: state.dns.clusterIP,
+          podIP: state.dns.podIP,
+          node: state.dns.node,
+          pod: state.dns.pod,
+          ready: state.dns.ready,
+        }
+      : null,
   };
+}
+
+/** `80/TCP→http:30080`: a Service port as status shows it. */
+function formatPort(p: LabState['services'][number]['ports'][number]): string {
+  return `${p.port}/${p.protocol}→${p.targetPort}${p.nodePort !== undefined ? ` node:${p.nodePort}` : ''}`;
 }
 
 /** A lab as aligned text columns. */
@@ -57,6 +85,28 @@ export function renderStatus(state: LabState): string {
       ]),
     ),
   );
+  if (state.services.length) {
+    lines.push(
+      '',
+      ...table(
+        ['SERVICE', 'TYPE', 'CLUSTER-IP', 'PORTS', 'ENDPOINTS'],
+        state.services.map((s) => [
+          `${s.namespace}/${s.name}`,
+          s.clusterIP === 'None' ? 'Headless' : s.type,
+          s.type === 'ExternalName' ? `→ ${s.externalName}` : s.clusterIP,
+          s.ports.map(formatPort).join(',') || '-',
+          s.endpoints.map((e) => `${e.ip}${e.ready ? '' : ' (not ready)'}`).join(',') ||
+            (s.type === 'ExternalName' ? '-' : 'none'),
+        ]),
+      ),
+    );
+  }
+  if (state.dns) {
+    lines.push(
+      '',
+      `DNS: ${state.dns.clusterIP} → pod ${state.dns.pod} ${state.dns.podIP} on ${state.dns.node}${state.dns.ready ? '' : ' (not ready)'}`,
+    );
+  }
   if (state.problems.length) lines.push('', 'problems:', ...state.problems.map((p) => `  - ${p}`));
   return lines.join('\n');
 }

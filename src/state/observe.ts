@@ -1,7 +1,10 @@
 import { agent, parsePods } from '../apply/agent.js';
+import type { Topology } from '../config/types.js';
 import { messageOf } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import { parseIp } from '../net/ipv4.js';
+import { planLab } from '../plan/plan.js';
+import type { DnsPlan, ServicePlan } from '../plan/types.js';
 import type { ContainerInfo, NetworkInfo, Runtime } from '../runtime/runtime.js';
 
 export interface NodeState {
@@ -36,6 +39,42 @@ export interface LabState {
   containers: ContainerInfo[];
   /** Problems found while reading it: stopped nodes, pods without an IP. */
   problems: string[];
+  /** Services as planned from the topology the lab was built from, endpoints checked against the pods. */
+  services: ServiceState[];
+  dns?: DnsPlan & { ready: boolean };
+}
+
+/** A Service with its endpoints marked ready when the pod runs with the planned address. */
+export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
+  endpoints: (ServicePlan['endpoints'][number] & { ready: boolean })[];
+};
+
+/** Services and DNS of a lab, from the topology on its network (labels are written once, at up). */
+function servicesOf(network: NetworkInfo | undefined, pods: PodState[]): Pick<LabState, 'services' | 'dns'> {
+  const text = network?.labels[Label.topology];
+  if (!network || !text) return { services: [] };
+  let topology: Topology;
+  try {
+    topology = JSON.parse(text) as Topology;
+  } catch {
+    return { services: [] };
+  }
+  const nodeSubnet = network.labels[Label.nodeSubnet];
+  if (!nodeSubnet) return { services: [] };
+  const plan = planLab(topology, {
+    nodeSubnet,
+    nodeImage: network.labels[Label.image] ?? '',
+    cniTemplate: {},
+  });
+  const ready = (key: string, ip: string) =>
+    pods.some((p) => `${p.namespace}/${p.name}` === key && p.state === 'running' && p.ip === ip);
+  return {
+    services: plan.services.map((s) => ({
+      ...s,
+      endpoints: s.endpoints.map((e) => ({ ...e, ready: ready(e.pod, e.ip) })),
+    })),
+    dns: { ...plan.dns, ready: ready(plan.dns.pod, plan.dns.podIP) },
+  };
 }
 
 /** Names of all labs that have anything in the engine. */
@@ -126,6 +165,7 @@ export async function observeLab(
     pods,
     containers,
     problems,
+    ...servicesOf(network, pods),
   };
 }
 

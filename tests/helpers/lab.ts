@@ -93,6 +93,14 @@ export interface StatusJson {
     labels: Record<string, string>;
     containers: string[];
   }[];
+  services: {
+    namespace: string;
+    name: string;
+    type: string;
+    clusterIP: string;
+    ports: { port: number; nodePort?: number }[];
+  }[];
+  dns: { clusterIP: string; podIP: string; node: string; pod: string; ready: boolean } | null;
 }
 
 export async function status(t: ExecutionContext, name: string): Promise<StatusJson> {

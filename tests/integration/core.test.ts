@@ -52,6 +52,7 @@ test.serial('lab up brings the example up and status reads it back healthy', asy
       'bar/duo@worker-2:app,sidecar',
       'bar/web-0@control-plane:server',
       'bar/web-1@worker-1:server',
+      'kube-system/kube-dns-0@control-plane:dnsmasq',
       'quux/client@worker-1:main',
     ],
   );
@@ -190,6 +191,98 @@ test.serial('up again does nothing; the same name with another topology is refus
   t.regex(refused.stderr, /lab itest-core is up with a different topology/);
 });
 
+test.serial('DNS: foo resolves in bar; in quux only foo.bar does; the FQDN from both', async (t) => {
+  const foo = state.services.find((s) => s.name === 'foo')!.clusterIP;
+  const resolve = (from: string, name: string) =>
+    lab(['exec', '-f', file, from, '--', 'getent', 'hosts', name]);
+  const fromBar = await resolve('bar/client', 'foo');
+  t.is(fromBar.code, 0);
+  t.regex(fromBar.stdout, new RegExp(`^${foo.replace(/\./g, '\\.')}\\s+foo\\.bar\\.svc\\.cluster\\.local`));
+  t.is((await resolve('quux/client', 'foo')).code, 2, 'foo alone must not resolve from quux');
+  t.regex((await resolve('quux/client', 'foo.bar')).stdout, new RegExp(`^${foo.replace(/\./g, '\\.')}\\s`));
+  for (const from of ['bar/client', 'quux/client']) {
+    t.regex(
+      (await resolve(from, 'foo.bar.svc.cluster.local')).stdout,
+      new RegExp(`^${foo.replace(/\./g, '\\.')}\\s`),
+    );
+  }
+  const explained = await lab(['dns', 'foo', '--from', 'quux/client', '-f', file]);
+  t.is(explained.code, 1);
+  t.regex(explained.stdout, /foo\.quux\.svc\.cluster\.local\.\s+NXDOMAIN/);
+  t.regex(explained.stdout, /→ foo does not resolve from quux\/client/);
+  const works = await labOk(t, ['dns', 'foo.bar', '--from', 'quux/client', '-f', file]);
+  t.regex(works.stdout, /→ foo\.bar resolves as foo\.bar\.svc\.cluster\.local\./);
+});
+
+test.serial('DNS: a name outside the cluster domain, with no upstream, is answered at once', async (t) => {
+  const run = await lab([
+    'exec',
+    '-f',
+    file,
+    'bar/client',
+    '--',
+    'dig',
+    '+time=3',
+    '+tries=1',
+    'www.example.test',
+  ]);
+  t.regex(run.stdout, /status: (REFUSED|NXDOMAIN)/);
+  t.true(run.ms < 2500, `took ${run.ms.toFixed(0)} ms`);
+});
+
+test.serial("foo's ClusterIP reaches both endpoints, which see the client's own pod IP", async (t) => {
+  const foo = state.services.find((s) => s.name === 'foo')!.clusterIP;
+  const client = pod('bar/client');
+  const script = `for i in $(seq 1 24); do curl -s -m 3 http://${foo}/; echo; done`;
+  const run = await labOk(t, ['exec', '-f', file, 'bar/client', '--', 'sh', '-c', script]);
+  const echoes = run.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Echo);
+  t.is(echoes.length, 24);
+  t.deepEqual([...new Set(echoes.map((e) => e.pod))].sort(), ['web-0', 'web-1']);
+  t.deepEqual([...new Set(echoes.map((e) => e.peer))], [client.ip], 'no SNAT on pod-to-Service');
+});
+
+test.serial(
+  'a pod reaches itself through its Service (hairpin), and a node reaches a ClusterIP',
+  async (t) => {
+    const script = 'for i in $(seq 1 16); do curl -s -m 3 http://foo/; echo; done';
+    const run = await labOk(t, ['exec', '-f', file, 'bar/web-0', '--', 'sh', '-c', script]);
+    const pods = new Set(
+      run.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as Echo).pod),
+    );
+    t.true(pods.has('web-0'), 'web-0 never reached itself through foo');
+    const foo = state.services.find((s) => s.name === 'foo')!.clusterIP;
+    const fromNode = await labOk(t, [
+      'exec',
+      '-f',
+      file,
+      'worker-2',
+      '--',
+      'curl',
+      '-s',
+      '-m',
+      '3',
+      `http://${foo}/`,
+    ]);
+    t.regex((JSON.parse(fromNode.stdout) as Echo).pod, /^web-[01]$/);
+  },
+);
+
+test.serial("the NodePort answers on every node's IP from the lab's host", async (t) => {
+  const nodePort = state.services.find((s) => s.name === 'foo')!.ports[0]!.nodePort!;
+  t.is(nodePort, 30080);
+  for (const n of state.nodes) {
+    const response = await fetch(`http://${n.ip}:${nodePort}/`, { signal: AbortSignal.timeout(5000) });
+    const echo = (await response.json()) as Echo;
+    t.regex(echo.pod, /^web-[01]$/, `NodePort on ${n.name}`);
+  }
+});
+
 test.serial(
   'with a host route deleted, packets to that range fail at once inside the lab and never leave through the host',
   async (t) => {
@@ -301,7 +394,7 @@ test.serial(
 
 test.serial('lab down leaves no container or network with the lab label', async (t) => {
   const down = await labOk(t, ['down', name]);
-  t.regex(down.stderr, /removed 14 containers and 1 networks/);
+  t.regex(down.stderr, /removed 16 containers and 1 networks/);
   const runtime = await engine();
   t.deepEqual(await runtime.listContainers({ 'io.podlab.lab': name }), []);
   t.deepEqual(await runtime.listNetworks({ 'io.podlab.lab': name }), []);

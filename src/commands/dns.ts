@@ -1,0 +1,112 @@
+import { ExitCode, LabStateError, RuntimeError, UsageError } from '../errors.js';
+import { Label } from '../labels.js';
+import { parseResolvConf, searchCandidates } from '../net/resolv.js';
+import { type CommandContext, labName } from './context.js';
+import { resolveTarget } from './exec.js';
+import { table } from './status.js';
+
+/** One name the resolver tried and what the server said. */
+export interface Attempt {
+  name: string;
+  status: string;
+  answers: string[];
+}
+
+const separator = '@@podlab-dns-end@@';
+
+/** Splits the output of the dig loop into one attempt per name. */
+export function parseDigBlocks(names: string[], output: string): Attempt[] {
+  const blocks = output.split(separator);
+  return names.map((name, i) => {
+    const block = blocks[i] ?? '';
+    const status =
+      /status: ([A-Z]+)/.exec(block)?.[1] ??
+      (/timed out|no servers could be reached/.test(block) ? 'TIMEOUT' : 'ERROR');
+    const answers = block
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith(';'))
+      .map((l) => l.trim().split(/\s+/))
+      .map((f) => `${f[3]} ${f.slice(4).join(' ')}`);
+    return { name, status, answers };
+  });
+}
+
+/**
+ * `lab dns NAME --from NS/POD`: resolves NAME the way the pod's resolver does (its nameserver, search
+ * list and ndots), showing every name tried and the answer of each. Exit 0 when it resolves, 1 when not.
+ */
+export default async function dns(
+  ctx: CommandContext,
+  name: string,
+  options: { from: string; type?: string; file?: string; lab?: string; json?: boolean },
+): Promise<number> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`"${name}" is not a DNS name`);
+  const type = (options.type ?? 'A').toUpperCase();
+  if (!/^[A-Z]{1,10}$/.test(type))
+    throw new UsageError(`"${options.type}" is not a DNS record type`, 'e.g. A, SRV, TXT, PTR, CNAME');
+  const lab = await labName(ctx, {
+    ...(options.lab ? { name: options.lab } : {}),
+    ...(options.file ? { file: options.file } : {}),
+  });
+  const runtime = ctx.runtime();
+  const containers = await runtime.listContainers({ [Label.lab]: lab });
+  if (containers.length === 0) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
+  if (options.from.split('/').length < 2) throw new UsageError('--from takes a pod: NS/POD');
+  const container = resolveTarget(containers, options.from, lab);
+
+  const resolv = await runtime.exec(container.name, ['cat', '/etc/resolv.conf']);
+  if (resolv.exitCode !== 0)
+    throw new RuntimeError(`cannot read /etc/resolv.conf in ${options.from}: ${resolv.stderr.trim()}`);
+  const conf = parseResolvConf(resolv.stdout);
+  const server = conf.nameservers[0];
+  if (!server) throw new LabStateError(`${options.from} has no nameserver in /etc/resolv.conf`);
+  const { names, why } = searchCandidates(name, conf);
+  // One exec for every candidate; the names are arguments of the loop, never part of its code.
+  const script = `for n do dig +noall +comments +answer +time=2 +tries=1 "@$PODLAB_NS" "$n" "$PODLAB_TYPE"; echo '${separator}'; done`;
+  const result = await runtime.exec(container.name, ['sh', '-c', script, 'sh', ...names], {
+    env: { PODLAB_NS: server, PODLAB_TYPE: type },
+  });
+  const attempts = parseDigBlocks(names, result.stdout);
+  // The resolver stops at the first name that exists (NOERROR with answers).
+  const hit = attempts.findIndex((a) => a.status === 'NOERROR' && a.answers.length > 0);
+  if (options.json) {
+    ctx.io.out(
+      JSON.stringify(
+        {
+          name,
+          type,
+          from: options.from,
+          nameserver: server,
+          search: conf.search,
+          ndots: conf.ndots,
+          attempts,
+          resolved: hit >= 0 ? attempts[hit] : null,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    ctx.io.out(
+      `${options.from} asks ${server} (search ${conf.search.join(' ') || '-'}, ndots:${conf.ndots})`,
+    );
+    ctx.io.out(why);
+    ctx.io.out(
+      table(
+        ['#', 'NAME TRIED', 'STATUS', 'ANSWER'],
+        attempts.map((a, i) => [
+          String(i + 1),
+          a.name,
+          hit >= 0 && i > hit ? '(not tried)' : a.status,
+          hit >= 0 && i > hit ? '' : a.answers.join('; ') || '-',
+        ]),
+      ).join('\n'),
+    );
+    ctx.io.out(
+      hit >= 0
+        ? `→ ${name} resolves as ${attempts[hit]!.name}`
+        : `→ ${name} does not resolve from ${options.from}`,
+    );
+  }
+  return hit >= 0 ? ExitCode.ok : ExitCode.failed;
+}
