@@ -30,6 +30,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .addOption(file())
     .option('--retain', 'keep what was created when up fails, to look at it')
     .option('--json', 'print the resulting status as JSON')
+    .option('--test', 'run the conformance checks once the lab is up (exit 1 when one fails)')
     .action(run(() => import('./commands/up.js')));
   program
     .command('down')
@@ -59,6 +60,15 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--lab <name>', 'lab name')
     .option('-i, --interactive', 'pass standard input to the command')
     .action(run(() => import('./commands/exec.js')));
+  program
+    .command('test')
+    .description("run the conformance checks that prove Kubernetes' networking rules on a running lab")
+    .addOption(file())
+    .option('--lab <name>', 'lab name')
+    .option('--only <id...>', 'run only these checks')
+    .option('--reporter <name>', 'pretty, json, junit or tap', 'pretty')
+    .option('--output <file>', 'write the report to a file (the pretty summary still prints)')
+    .action(run(() => import('./commands/test.js')));
   program
     .command('dns')
     .description("resolve a name as a pod's resolver does, showing each name the search list tries")

@@ -2,6 +2,7 @@ import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { type Action, type ApplyContext, upActions } from '../apply/actions.js';
 import { removeLab } from '../apply/remove.js';
 import { ExitCode, InterruptedError, LabStateError, messageOf } from '../errors.js';
+import { render, tally } from '../exercises/report.js';
 import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -14,6 +15,8 @@ export interface UpOptions {
   file?: string;
   retain?: boolean;
   json?: boolean;
+  /** Run the conformance checks once the lab is up (for CI one-liners). */
+  test?: boolean;
 }
 
 /** Time each phase took, for `--json` and the benchmark. */
@@ -120,9 +123,13 @@ async function report(
   if (options.json) ctx.io.out(JSON.stringify(statusJson(state), null, 2));
   else {
     ctx.io.out(renderStatus(state));
-    ctx.io.out(`\nnext: lab status ${name} · lab exec NS/POD -- CMD · lab down ${name}`);
+    ctx.io.out(`\nnext: lab status ${name} · lab exec NS/POD -- CMD · lab test ${name} · lab down ${name}`);
   }
-  return ExitCode.ok;
+  if (!options.test) return ExitCode.ok;
+  const { conformance } = await import('./test.js');
+  const results = await conformance(runtime, name);
+  ctx.io.out(`\n${render('pretty', name, results, ctx.io.interactive)}`);
+  return tally(results).failed ? ExitCode.failed : ExitCode.ok;
 }
 
 /**

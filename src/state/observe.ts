@@ -42,6 +42,8 @@ export interface LabState {
   /** Services as planned from the topology the lab was built from, endpoints checked against the pods. */
   services: ServiceState[];
   dns?: DnsPlan & { ready: boolean };
+  /** The cluster domain ('' when the lab's topology could not be read). */
+  domain: string;
 }
 
 /** A Service with its endpoints marked ready when the pod runs with the planned address. */
@@ -50,17 +52,20 @@ export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
 };
 
 /** Services and DNS of a lab, from the topology on its network (labels are written once, at up). */
-function servicesOf(network: NetworkInfo | undefined, pods: PodState[]): Pick<LabState, 'services' | 'dns'> {
+function servicesOf(
+  network: NetworkInfo | undefined,
+  pods: PodState[],
+): Pick<LabState, 'services' | 'dns' | 'domain'> {
   const text = network?.labels[Label.topology];
-  if (!network || !text) return { services: [] };
+  if (!network || !text) return { services: [], domain: '' };
   let topology: Topology;
   try {
     topology = JSON.parse(text) as Topology;
   } catch {
-    return { services: [] };
+    return { services: [], domain: '' };
   }
   const nodeSubnet = network.labels[Label.nodeSubnet];
-  if (!nodeSubnet) return { services: [] };
+  if (!nodeSubnet) return { services: [], domain: topology.cluster.domain };
   const plan = planLab(topology, {
     nodeSubnet,
     nodeImage: network.labels[Label.image] ?? '',
@@ -74,6 +79,7 @@ function servicesOf(network: NetworkInfo | undefined, pods: PodState[]): Pick<La
       endpoints: s.endpoints.map((e) => ({ ...e, ready: ready(e.pod, e.ip) })),
     })),
     dns: { ...plan.dns, ready: ready(plan.dns.pod, plan.dns.podIP) },
+    domain: plan.domain,
   };
 }
 

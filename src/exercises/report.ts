@@ -1,0 +1,127 @@
+import junitModule, { type Builder } from 'junit-report-builder';
+import type { CheckResult } from './checks.js';
+
+// The package is CommonJS: at run time its default import is the builder itself, which its typings
+// (written for ESM interop) describe as the module's `default` member.
+const junit = junitModule as unknown as Builder;
+
+export type ReporterName = 'pretty' | 'json' | 'junit' | 'tap';
+export const reporters: readonly ReporterName[] = ['pretty', 'json', 'junit', 'tap'];
+
+/** Counts by status. */
+export function tally(results: CheckResult[]): { passed: number; failed: number; skipped: number } {
+  return {
+    passed: results.filter((r) => r.status === 'passed').length,
+    failed: results.filter((r) => r.status === 'failed').length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+  };
+}
+
+const indent = (text: string, by = '    ') =>
+  text
+    .split('\n')
+    .map((l) => `${by}${l}`)
+    .join('\n');
+
+/** For a person: one line per check; for a failure, what was expected, what was seen, and where to look. */
+export function renderPretty(lab: string, results: CheckResult[], color = false): string {
+  const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const mark = { passed: paint(32, '✔'), failed: paint(31, '✘'), skipped: paint(33, '-') };
+  const lines = [`lab ${lab}: conformance checks`];
+  for (const r of results) {
+    lines.push(`${mark[r.status]} ${r.id.padEnd(24)} ${r.rule} (${r.durationMs} ms)`);
+    if (r.status === 'skipped') lines.push(indent(`skipped: ${r.seen}`));
+    if (r.status !== 'failed') continue;
+    lines.push(indent(`expected: ${r.expected}`), indent(`seen:\n${indent(r.seen, '  ')}`));
+    for (const e of r.evidence) lines.push(indent(`evidence:\n${indent(e, '  ')}`));
+    if (r.hint) lines.push(indent(`next: ${r.hint}`));
+  }
+  const t = tally(results);
+  lines.push(`${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+  return lines.join('\n');
+}
+
+/** For scripts: `{checks, passed, failed, skipped}`. */
+export function renderJson(lab: string, results: CheckResult[]): string {
+  return JSON.stringify(
+    {
+      lab,
+      checks: results.map(({ id, rule, status, expected, seen, evidence, hint, durationMs }) => ({
+        id,
+        rule,
+        status,
+        expected,
+        seen,
+        evidence,
+        ...(hint ? { hint } : {}),
+        durationMs,
+      })),
+      ...tally(results),
+    },
+    null,
+    2,
+  );
+}
+
+/** For CI systems: one testcase per check, named by its id; failures carry message and evidence. */
+export function renderJunit(lab: string, results: CheckResult[]): string {
+  const builder = junit.newBuilder();
+  const suite = builder.testSuite().name(`podlab ${lab}`);
+  for (const r of results) {
+    const tc = suite
+      .testCase()
+      .className(`podlab.${lab}`)
+      .name(r.id)
+      .time(r.durationMs / 1000);
+    if (r.status === 'failed') {
+      tc.failure(`${r.rule}: expected ${r.expected}`, 'CheckFailed');
+      tc.stacktrace(
+        [
+          `seen:\n${r.seen}`,
+          ...r.evidence.map((e) => `evidence:\n${e}`),
+          ...(r.hint ? [`next: ${r.hint}`] : []),
+        ].join('\n\n'),
+      );
+    } else if (r.status === 'skipped') tc.skipped();
+    tc.standardOutput(`${r.rule}\nseen: ${r.seen}`);
+  }
+  return builder.build();
+}
+
+/** TAP version 13, with a YAML block for each failure. */
+export function renderTap(results: CheckResult[]): string {
+  const yamlString = (s: string) => JSON.stringify(s);
+  const lines = ['TAP version 13', `1..${results.length}`];
+  results.forEach((r, i) => {
+    const n = i + 1;
+    if (r.status === 'skipped') lines.push(`ok ${n} - ${r.id} # SKIP ${r.seen.split('\n')[0]}`);
+    else if (r.status === 'passed') lines.push(`ok ${n} - ${r.id}`);
+    else {
+      lines.push(
+        `not ok ${n} - ${r.id}`,
+        '  ---',
+        `  rule: ${yamlString(r.rule)}`,
+        `  expected: ${yamlString(r.expected)}`,
+        `  seen: ${yamlString(r.seen)}`,
+      );
+      if (r.evidence.length) lines.push('  evidence:', ...r.evidence.map((e) => `    - ${yamlString(e)}`));
+      if (r.hint) lines.push(`  hint: ${yamlString(r.hint)}`);
+      lines.push(`  duration_ms: ${r.durationMs}`, '  ...');
+    }
+  });
+  return lines.join('\n');
+}
+
+/** Renders results with the named reporter. */
+export function render(reporter: ReporterName, lab: string, results: CheckResult[], color = false): string {
+  switch (reporter) {
+    case 'json':
+      return renderJson(lab, results);
+    case 'junit':
+      return renderJunit(lab, results);
+    case 'tap':
+      return renderTap(results);
+    default:
+      return renderPretty(lab, results, color);
+  }
+}

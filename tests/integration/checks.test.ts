@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { XMLParser } from 'fast-xml-parser';
+import { clearLab, engine, exampleAs, lab, labOk, type StatusJson, status } from '../helpers/lab.js';
+
+// This file's own lab: the example, named itest-checks, on node subnet 172.31.246.0/24.
+const name = 'itest-checks';
+let file: string;
+let state: StatusJson;
+
+interface JsonReport {
+  checks: {
+    id: string;
+    rule: string;
+    status: string;
+    expected: string;
+    seen: string;
+    evidence: string[];
+    durationMs: number;
+  }[];
+  passed: number;
+  failed: number;
+}
+
+async function report(t: ExecutionContext, only: string[] = []): Promise<{ code: number; json: JsonReport }> {
+  const run = await lab([
+    'test',
+    '--lab',
+    name,
+    '--reporter',
+    'json',
+    ...(only.length ? ['--only', ...only] : []),
+  ]);
+  if (run.code !== 0 && run.code !== 1) t.fail(`lab test exited ${run.code}: ${run.stderr}`);
+  return { code: run.code, json: JSON.parse(run.stdout) as JsonReport };
+}
+
+const statusOf = (json: JsonReport) => Object.fromEntries(json.checks.map((c) => [c.id, c.status]));
+
+test.before(async () => {
+  await engine();
+  await clearLab(name);
+  file = exampleAs(name, '172.31.246.0/24');
+});
+
+test.after.always(async () => {
+  await clearLab(name);
+});
+
+test.serial('lab up --test brings the lab up and passes every check', async (t) => {
+  const run = await lab(['up', '-f', file, '--test']);
+  t.is(run.code, 0, run.stdout + run.stderr);
+  t.regex(run.stdout, /13 passed, 0 failed, 0 skipped/);
+  state = await status(t, name);
+});
+
+test.serial(
+  'the JSON report lists every check with its rule, status, expectation, evidence and time',
+  async (t) => {
+    const { code, json } = await report(t);
+    t.is(code, 0);
+    t.deepEqual(
+      json.checks.map((c) => c.id),
+      [
+        'pod-to-pod-no-nat',
+        'node-to-pod-no-nat',
+        'pod-to-node-no-nat',
+        'self-ip-equals-seen-ip',
+        'pod-localhost',
+        'node-routes',
+        'pod-to-service',
+        'nodeport-external',
+        'dns-same-namespace',
+        'dns-cross-namespace',
+        'dns-fqdn',
+        'dns-resolv-conf',
+        'dns-pod-network',
+      ],
+    );
+    t.is(json.passed, 13);
+    t.is(json.failed, 0);
+    for (const c of json.checks) {
+      t.is(c.status, 'passed', `${c.id}: ${c.seen}`);
+      t.true(c.rule.length > 10 && c.expected.length > 10 && typeof c.durationMs === 'number');
+    }
+  },
+);
+
+test.serial(
+  'a deleted host route fails pod-to-pod-no-nat and node-routes, with the route lookup as evidence',
+  async (t) => {
+    const w2 = state.nodes.find((n) => n.name === 'worker-2')!;
+    await labOk(t, ['exec', '--lab', name, 'worker-1', '--', 'ip', 'route', 'del', w2.podCIDR]);
+    try {
+      const { code, json } = await report(t, ['pod-to-pod-no-nat', 'node-routes', 'pod-to-service']);
+      t.is(code, 1);
+      t.like(statusOf(json), { 'pod-to-pod-no-nat': 'failed', 'node-routes': 'failed' });
+      const p2p = json.checks.find((c) => c.id === 'pod-to-pod-no-nat')!;
+      t.regex(p2p.seen, /quux\/client → http:\/\/10\.244\.2\.\d+:7\/: .*(No route to host|Couldn't connect)/);
+      t.regex(
+        p2p.evidence.join('\n'),
+        /on node worker-1: ip route get 10\.244\.2\.\d+\nRTNETLINK answers: No route to host/,
+      );
+      const routes = json.checks.find((c) => c.id === 'node-routes')!;
+      t.regex(
+        routes.seen,
+        new RegExp(
+          `node worker-1 has no route "${w2.podCIDR.replace(/\./g, '\\.')} via ${w2.ip.replace(/\./g, '\\.')}"`,
+        ),
+      );
+    } finally {
+      await labOk(t, [
+        'exec',
+        '--lab',
+        name,
+        'worker-1',
+        '--',
+        'ip',
+        'route',
+        'add',
+        w2.podCIDR,
+        'via',
+        w2.ip,
+      ]);
+    }
+  },
+);
+
+test.serial(
+  'a MASQUERADE rule for pod traffic fails the no-NAT checks while everything stays reachable',
+  async (t) => {
+    const w1 = state.nodes.find((n) => n.name === 'worker-1')!;
+    const rule = ['POSTROUTING', '-s', w1.podCIDR, '!', '-d', w1.podCIDR, '-j', 'MASQUERADE'];
+    await labOk(t, ['exec', '--lab', name, 'worker-1', '--', 'iptables', '-t', 'nat', '-I', ...rule]);
+    try {
+      const { json } = await report(t, [
+        'pod-to-pod-no-nat',
+        'self-ip-equals-seen-ip',
+        'pod-to-node-no-nat',
+        'node-routes',
+      ]);
+      t.like(statusOf(json), {
+        'pod-to-pod-no-nat': 'failed',
+        'self-ip-equals-seen-ip': 'failed',
+        'pod-to-node-no-nat': 'failed',
+        'node-routes': 'passed',
+      });
+      const p2p = json.checks.find((c) => c.id === 'pod-to-pod-no-nat')!;
+      // Reachable, but seen from the node's address: every failure is a wrong peer, none a lost connection.
+      t.regex(p2p.seen, new RegExp(`seen as ${w1.ip.replace(/\./g, '\\.')}, not 10\\.244\\.1\\.`));
+      t.notRegex(p2p.seen, /No route|Couldn't connect|timed out/);
+      t.regex(p2p.evidence.join('\n'), /NAT rules whose counters moved[\s\S]*MASQUERADE/);
+    } finally {
+      await labOk(t, ['exec', '--lab', name, 'worker-1', '--', 'iptables', '-t', 'nat', '-D', ...rule]);
+    }
+  },
+);
+
+test.serial(
+  "a pod's resolver without its search list fails dns-same-namespace and dns-resolv-conf",
+  async (t) => {
+    const original = (await labOk(t, ['exec', '--lab', name, 'bar/client', '--', 'cat', '/etc/resolv.conf']))
+      .stdout;
+    await labOk(t, [
+      'exec',
+      '--lab',
+      name,
+      'bar/client',
+      '--',
+      'sh',
+      '-c',
+      'grep -v ^search /etc/resolv.conf > /tmp/r && cat /tmp/r > /etc/resolv.conf',
+    ]);
+    try {
+      const { json } = await report(t, ['dns-same-namespace', 'dns-resolv-conf', 'dns-fqdn']);
+      t.like(statusOf(json), {
+        'dns-same-namespace': 'failed',
+        'dns-resolv-conf': 'failed',
+        'dns-fqdn': 'passed',
+      });
+      t.regex(
+        json.checks.find((c) => c.id === 'dns-same-namespace')!.seen,
+        /bar\/client: "foo" did not resolve/,
+      );
+      t.regex(json.checks.find((c) => c.id === 'dns-resolv-conf')!.seen, /bar\/client: search \(none\)/);
+    } finally {
+      await labOk(t, [
+        'exec',
+        '--lab',
+        name,
+        'bar/client',
+        '--',
+        'sh',
+        '-c',
+        `printf '%s' "$1" > /etc/resolv.conf`,
+        'sh',
+        original,
+      ]);
+    }
+  },
+);
+
+test.serial(
+  'a stopped DNS container fails the DNS checks; the JUnit report says so and parses',
+  async (t) => {
+    await labOk(t, ['exec', '--lab', name, 'kube-system/kube-dns-0', '--', 'kill', '1']);
+    const out = join(tmpdir(), `podlab-junit-${process.pid}.xml`);
+    const run = await lab(['test', '--lab', name, '--reporter', 'junit', '--output', out]);
+    t.is(run.code, 1);
+    t.regex(run.stdout, /✘ dns-same-namespace/);
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(
+      readFileSync(out, 'utf8'),
+    );
+    const suite = xml.testsuites.testsuite;
+    t.is(suite.name, `podlab ${name}`);
+    const cases = suite.testcase as {
+      name: string;
+      classname: string;
+      time: string;
+      failure?: { message: string };
+    }[];
+    t.is(cases.length, 13);
+    const failed = cases.filter((c) => c.failure).map((c) => c.name);
+    for (const id of ['dns-same-namespace', 'dns-cross-namespace', 'dns-fqdn', 'dns-pod-network'])
+      t.true(failed.includes(id), `${id} should fail`);
+    t.false(failed.includes('pod-to-pod-no-nat'));
+    t.is(Number(xml.testsuites.failures), failed.length);
+    t.true(cases.every((c) => c.classname === `podlab.${name}` && Number(c.time) >= 0));
+    t.regex(cases.find((c) => c.name === 'dns-pod-network')!.failure!.message, /DNS/);
+  },
+);
