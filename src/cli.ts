@@ -69,6 +69,39 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--reporter <name>', 'pretty, json, junit or tap', 'pretty')
     .option('--output <file>', 'write the report to a file (the pretty summary still prints)')
     .action(run(() => import('./commands/test.js')));
+  const exercise = program
+    .command('exercise')
+    .description('classroom mode: exercises that break the lab and grade the fix');
+  exercise
+    .command('list')
+    .description("the topology's exercises, with progress when the lab is up")
+    .addOption(file())
+    .option('--json', 'print JSON')
+    .action(run(async () => ({ default: (await import('./commands/exercise.js')).list })));
+  exercise
+    .command('start')
+    .description('break the lab the way the exercise says')
+    .argument('<id>', 'exercise id')
+    .addOption(file())
+    .action(run(async () => ({ default: (await import('./commands/exercise.js')).start })));
+  exercise
+    .command('hint')
+    .description('the next hint (of the exercise started last when no id is given)')
+    .argument('[id]', 'exercise id')
+    .addOption(file())
+    .action(run(async () => ({ default: (await import('./commands/exercise.js')).hint })));
+  exercise
+    .command('check')
+    .description('grade the lab as it is now: exit 0 fixed, 1 not yet')
+    .argument('[id]', 'exercise id')
+    .addOption(file())
+    .action(run(async () => ({ default: (await import('./commands/exercise.js')).check })));
+  exercise
+    .command('reset')
+    .description('restore the healthy lab')
+    .argument('<id>', 'exercise id')
+    .addOption(file())
+    .action(run(async () => ({ default: (await import('./commands/exercise.js')).reset })));
   program
     .command('dns')
     .description("resolve a name as a pod's resolver does, showing each name the search list tries")

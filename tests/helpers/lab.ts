@@ -67,7 +67,9 @@ export function exampleAs(
 ): string {
   const text = readFileSync(join(process.cwd(), 'lab.example.yaml'), 'utf8')
     .replace(/^name: demo\b/m, `name: ${name}`)
-    .replace(/^ {2}# nodeSubnet: .*$/m, `  nodeSubnet: ${nodeSubnet}`);
+    .replace(/^ {2}# nodeSubnet: .*$/m, `  nodeSubnet: ${nodeSubnet}`)
+    // The copy lives elsewhere: its exercise paths must still point into this checkout.
+    .replace(/^ {2}- templates\/exercises\//gm, `  - ${join(process.cwd(), 'templates', 'exercises')}/`);
   if (!text.includes(`nodeSubnet: ${nodeSubnet}`))
     throw new Error('lab.example.yaml changed shape: nodeSubnet line not found');
   return writeTopology(edit(text));

@@ -1,0 +1,54 @@
+// Helpers the shipped exercises share: which Service, pod and nodes of the lab they break.
+import type { ExerciseLab } from '../../src/exercises/api.js';
+import type { ServicePlan } from '../../src/plan/types.js';
+
+/** The first Service of the lab with a selector, a TCP port and endpoints (in the example: bar/foo). */
+export function targetService(lab: ExerciseLab): ServicePlan {
+  const svc = lab.plan.services.find(
+    (s) =>
+      s.namespace !== 'kube-system' &&
+      s.clusterIP !== 'None' &&
+      s.ports.some((p) => p.protocol === 'TCP' && p.endpoints.length > 0),
+  );
+  lab.assert.ok(svc, 'this exercise needs a Service with a TCP port and endpoints');
+  return svc!;
+}
+
+/** A NodePort Service of the lab with endpoints (in the example: bar/foo). */
+export function nodePortService(lab: ExerciseLab): { svc: ServicePlan; nodePort: number } {
+  const svc = lab.plan.services.find((s) =>
+    s.ports.some((p) => p.nodePort !== undefined && p.endpoints.length > 0),
+  );
+  lab.assert.ok(svc, 'this exercise needs a NodePort Service with endpoints');
+  return { svc: svc!, nodePort: svc!.ports.find((p) => p.nodePort !== undefined)!.nodePort! };
+}
+
+/** A pod in the Service's namespace that is not one of its endpoints (in the example: bar/client). */
+export function clientOf(lab: ExerciseLab, svc: ServicePlan): string {
+  const endpoints = new Set(svc.endpoints.map((e) => e.pod));
+  const pod = lab.plan.pods.find((p) => p.namespace === svc.namespace && !endpoints.has(p.key));
+  lab.assert.ok(
+    pod,
+    `this exercise needs a pod in namespace ${svc.namespace} besides the endpoints of ${svc.key}`,
+  );
+  return pod!.key;
+}
+
+/** Two nodes: the one that will lose its route, and the one whose pods it loses (in the example: worker-1 and worker-2). */
+export function nodePair(lab: ExerciseLab) {
+  const nodes = lab.plan.nodes;
+  lab.assert.ok(nodes.length >= 2, 'this exercise needs at least two nodes');
+  return { from: nodes[nodes.length - 2]!, to: nodes[nodes.length - 1]! };
+}
+
+/** `lab exec` steps that load a rule set into every node the way podlab's kube-proxy does. */
+export function loadRulesSteps(lab: ExerciseLab, rules: string): [string, ...string[]][] {
+  return lab.plan.nodes.map((n) => [
+    n.name,
+    'sh',
+    '-c',
+    'printf "%s\\n" "$1" | iptables-restore --noflush',
+    'sh',
+    rules,
+  ]);
+}
