@@ -89,7 +89,13 @@ export async function list(ctx: CommandContext, options: Options): Promise<numbe
   if (options.json) ctx.io.out(JSON.stringify(rows, null, 2));
   else {
     for (const r of rows) ctx.io.out(`${r.id.padEnd(22)} ${r.status.padEnd(12)} ${r.title}`);
-    if (progress) ctx.io.out(`\nscore: ${score(progress, exercises.length)}`);
+    if (progress)
+      ctx.io.out(
+        `\nscore: ${score(
+          progress,
+          exercises.map((e) => e.id),
+        )}`,
+      );
   }
   return ExitCode.ok;
 }
@@ -155,7 +161,12 @@ export async function check(ctx: CommandContext, id: string | undefined, options
   await writeProgress(runtime, node, progress);
   if (failure) ctx.io.out(`✘ ${exercise.id}: not fixed yet\n${failure.replace(/^/gm, '  ')}`);
   else ctx.io.out(`✔ ${exercise.id}: fixed — ${exercise.title}`);
-  ctx.io.out(`score: ${score(progress, exercises.length)} · attempts at ${exercise.id}: ${record.attempts}`);
+  ctx.io.out(
+    `score: ${score(
+      progress,
+      exercises.map((e) => e.id),
+    )} · attempts at ${exercise.id}: ${record.attempts}`,
+  );
   return failure ? ExitCode.failed : ExitCode.ok;
 }
 

@@ -43,9 +43,10 @@ export function entry(progress: Progress, id: string): ExerciseProgress {
   return progress.exercises[id];
 }
 
-/** `3 of 6 solved (4 hints used)`. */
-export function score(progress: Progress, total: number): string {
-  const records = Object.values(progress.exercises);
+/** `3 of 6 solved (4 hints used)`, counting only the given exercises. */
+export function score(progress: Progress, ids: string[]): string {
+  const total = ids.length;
+  const records = ids.map((id) => progress.exercises[id]).filter((r) => r !== undefined);
   const solved = records.filter((r) => r.passed).length;
   const hints = records.reduce((n, r) => n + r.hintsShown, 0);
   return `${solved} of ${total} solved (${hints} hint${hints === 1 ? '' : 's'} used)`;

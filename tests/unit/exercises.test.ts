@@ -1,0 +1,128 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import test from 'ava';
+import { XMLParser } from 'fast-xml-parser';
+import { commandLine } from '../../src/exercises/api.js';
+import type { CheckResult } from '../../src/exercises/checks.js';
+import { score } from '../../src/exercises/progress.js';
+import { renderJson, renderJunit, renderPretty, renderTap } from '../../src/exercises/report.js';
+import { parseResolvConf, searchCandidates } from '../../src/net/resolv.js';
+
+const tag = (pieces: TemplateStringsArray, ...values: unknown[]) => commandLine(pieces, values);
+
+test('interpolated values are quoted by zx: they reach bash as data, never as code', (t) => {
+  const sentinel = `/tmp/podlab-quote-sentinel-${process.pid}`;
+  const hostile = `x; touch ${sentinel}; $(touch ${sentinel}) \`touch ${sentinel}\``;
+  const line = tag`printf '%s' ${hostile}`;
+  t.is(execFileSync('bash', ['-c', line], { encoding: 'utf8' }), hostile);
+  t.false(existsSync(sentinel));
+  t.is(tag`ip route del ${'10.244.2.0/24'}`, 'ip route del 10.244.2.0/24');
+  t.is(execFileSync('bash', ['-c', tag`echo ${['a b', 'c']}`], { encoding: 'utf8' }), 'a b c\n');
+});
+
+test('the score counts the exercises of this topology only', (t) => {
+  const progress = {
+    exercises: {
+      a: { hintsShown: 2, attempts: 1, passed: true },
+      b: { hintsShown: 1, attempts: 3, passed: false },
+      gone: { hintsShown: 5, attempts: 1, passed: true },
+    },
+  };
+  t.is(score(progress, ['a', 'b', 'c']), '1 of 3 solved (3 hints used)');
+});
+
+test('resolv.conf is read as glibc reads it, and names are expanded by ndots', (t) => {
+  const conf = parseResolvConf(
+    'search a b\n# comment\nnameserver 10.96.0.10\nsearch bar.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1\n',
+  );
+  t.deepEqual(conf, {
+    nameservers: ['10.96.0.10'],
+    search: ['bar.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+    ndots: 5,
+  });
+  t.deepEqual(searchCandidates('foo', conf).names, [
+    'foo.bar.svc.cluster.local.',
+    'foo.svc.cluster.local.',
+    'foo.cluster.local.',
+    'foo.',
+  ]);
+  t.deepEqual(searchCandidates('a.b.c.d.e', conf).names[0], 'a.b.c.d.e.bar.svc.cluster.local.');
+  t.deepEqual(searchCandidates('a.b.c.d.e.f', conf).names[0], 'a.b.c.d.e.f.');
+  t.deepEqual(searchCandidates('foo.', conf).names, ['foo.']);
+  t.is(parseResolvConf('nameserver 1.1.1.1\n').ndots, 1);
+});
+
+const results: CheckResult[] = [
+  {
+    id: 'node-routes',
+    rule: 'routes',
+    status: 'passed',
+    expected: 'e',
+    seen: 's',
+    evidence: [],
+    durationMs: 12,
+  },
+  {
+    id: 'pod-to-pod-no-nat',
+    rule: 'no NAT',
+    status: 'failed',
+    expected: 'peer sees pod IP',
+    seen: 'seen as 172.30.0.3 <&> "quoted"',
+    evidence: ['MASQUERADE moved'],
+    hint: 'look at POSTROUTING',
+    durationMs: 1500,
+  },
+  {
+    id: 'pod-localhost',
+    rule: 'localhost',
+    status: 'skipped',
+    expected: 'e',
+    seen: 'no pod has two containers',
+    evidence: [],
+    durationMs: 1,
+  },
+];
+
+test('JUnit: one testcase per check, named by id, failure with message and evidence; it parses', (t) => {
+  const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(
+    renderJunit('demo', results),
+  );
+  const suite = xml.testsuites.testsuite;
+  t.is(suite.name, 'podlab demo');
+  t.is(Number(suite.tests), 3);
+  t.is(Number(suite.failures), 1);
+  t.is(Number(suite.skipped), 1);
+  const failed = suite.testcase.find((c: { name: string }) => c.name === 'pod-to-pod-no-nat');
+  t.is(failed.time, '1.5');
+  t.is(failed.failure.message, 'no NAT: expected peer sees pod IP');
+  t.regex(
+    failed.failure['#text'],
+    /seen as 172\.30\.0\.3 <&> "quoted"[\s\S]*MASQUERADE moved[\s\S]*next: look at POSTROUTING/,
+  );
+});
+
+test('TAP, JSON and pretty say the same thing', (t) => {
+  const tap = renderTap(results).split('\n');
+  t.deepEqual(tap.slice(0, 4), [
+    'TAP version 13',
+    '1..3',
+    'ok 1 - node-routes',
+    'not ok 2 - pod-to-pod-no-nat',
+  ]);
+  t.true(tap.includes('ok 3 - pod-localhost # SKIP no pod has two containers'));
+  const json = JSON.parse(renderJson('demo', results));
+  t.like(json, { passed: 1, failed: 1, skipped: 1 });
+  t.deepEqual(Object.keys(json.checks[1]), [
+    'id',
+    'rule',
+    'status',
+    'expected',
+    'seen',
+    'evidence',
+    'hint',
+    'durationMs',
+  ]);
+  const pretty = renderPretty('demo', results);
+  t.regex(pretty, /✘ pod-to-pod-no-nat[\s\S]*expected: peer sees pod IP[\s\S]*next: look at POSTROUTING/);
+  t.regex(pretty, /1 passed, 1 failed, 1 skipped$/);
+});
