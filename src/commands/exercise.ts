@@ -128,7 +128,7 @@ export async function hint(ctx: CommandContext, id: string | undefined, options:
   const record = entry(progress, exercise.id);
   if (record.hintsShown >= exercise.hints.length) {
     ctx.io.out(`no more hints for ${exercise.id} (all ${exercise.hints.length} shown):`);
-    exercise.hints.forEach((h, i) => ctx.io.out(`  ${i + 1}. ${h}`));
+    for (const [i, h] of exercise.hints.entries()) ctx.io.out(`  ${i + 1}. ${h}`);
     return ExitCode.ok;
   }
   record.hintsShown += 1;

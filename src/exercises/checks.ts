@@ -534,7 +534,7 @@ export const checks: Check[] = [
       const pod = ctx.state.pods.find((p) => key(p) === dns.pod);
       const node = ctx.state.nodes.find((n) => n.name === dns.node);
       const problems: string[] = [];
-      if (!pod || pod.state !== 'running' || !pod.ip)
+      if (pod?.state !== 'running' || !pod.ip)
         problems.push(`DNS pod ${dns.pod} is ${pod ? pod.state : 'missing'}`);
       else if (!node || !contains(parseCidr(node.podCIDR), parseIp(pod.ip)!))
         problems.push(`DNS pod IP ${pod.ip} is outside node ${dns.node}'s pod range`);
@@ -542,7 +542,7 @@ export const checks: Check[] = [
       if (client) {
         const name = `${dnsService.name}.${dnsService.namespace}.svc.${ctx.state.domain}`;
         const [r] = await ctx.probes.resolve([{ from: key(client), name }]);
-        if (!r || r.code !== 0 || !r.answer.startsWith(`${dns.clusterIP} `))
+        if (r?.code !== 0 || !r.answer.startsWith(`${dns.clusterIP} `))
           problems.push(
             `${key(client)} could not resolve ${name} through ${dns.clusterIP}: ${r?.answer.trim() || `exit ${r?.code}`}`,
           );
