@@ -227,7 +227,9 @@ test.serial('DNS: a name outside the cluster domain, with no upstream, is answer
     'www.example.test',
   ]);
   t.regex(run.stdout, /status: (REFUSED|NXDOMAIN)/);
-  t.true(run.ms < 2500, `took ${run.ms.toFixed(0)} ms`);
+  // dig's own measure of the answer, not the round trip through lab exec
+  const queryMs = Number(/Query time: (\d+) msec/.exec(run.stdout)?.[1]);
+  t.true(queryMs < 1000, `answered after ${queryMs} ms`);
 });
 
 test.serial("foo's ClusterIP reaches both endpoints, which see the client's own pod IP", async (t) => {
@@ -323,11 +325,19 @@ test.serial(
         '-S',
         '-m',
         '5',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{time_total}',
         `http://${target.ip}:9090/`,
       ]);
       t.not(fromPod.code, 0);
       t.regex(fromPod.stderr, /No route to host|Couldn't connect/);
-      t.true(fromPod.ms < 3000, `took ${fromPod.ms.toFixed(0)} ms: it should fail at once, not time out`);
+      // curl's own clock: it fails at once, far from its 5 s timeout
+      t.true(
+        Number(fromPod.stdout) < 1,
+        `curl gave up after ${fromPod.stdout} s: it should fail at once, not time out`,
+      );
       const fromNode = await lab([
         'exec',
         '-f',
@@ -339,10 +349,14 @@ test.serial(
         '-S',
         '-m',
         '5',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{time_total}',
         `http://${target.ip}:9090/`,
       ]);
       t.not(fromNode.code, 0);
-      t.true(fromNode.ms < 3000, `took ${fromNode.ms.toFixed(0)} ms`);
+      t.true(Number(fromNode.stdout) < 1, `curl gave up after ${fromNode.stdout} s`);
       const service = await lab([
         'exec',
         '-f',
