@@ -113,6 +113,13 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--json', 'print JSON')
     .action(run(() => import('./commands/dns.js')));
   program
+    .command('doctor')
+    .description(
+      'check this host for what breaks labs (engine, kernel modules, capabilities, subnets), with fixes',
+    )
+    .option('--json', 'print JSON')
+    .action(run(() => import('./commands/doctor.js')));
+  program
     .command('validate')
     .description('check a topology file and report every problem with its position')
     .addOption(file())

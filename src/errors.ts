@@ -65,6 +65,9 @@ export class LabStateError extends LabError {
   readonly exitCode = ExitCode.invalid;
 }
 
+/** The node subnet picked for a lab was taken by another lab between planning and creating it. */
+export class SubnetTakenError extends RuntimeError {}
+
 /** The run was interrupted by a signal. */
 export class InterruptedError extends LabError {
   readonly exitCode = ExitCode.interrupted;

@@ -1,4 +1,4 @@
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, SubnetTakenError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import { cniConfigPath } from '../plan/names.js';
@@ -44,6 +44,23 @@ const nodeRef = (node: NodePlan) => ({ name: node.name, container: node.containe
 export function upActions(): Action[] {
   return [
     {
+      phase: 'network',
+      title: 'Creating the node network',
+      async run({ runtime, plan }) {
+        try {
+          await runtime.createNetwork(plan.network);
+        } catch (error) {
+          if (error instanceof RuntimeError && /overlap/i.test(error.message)) {
+            throw new SubnetTakenError(
+              `node subnet ${plan.nodeSubnet} is taken: ${error.message}`,
+              'pick another cluster.nodeSubnet, or leave it out',
+            );
+          }
+          throw error;
+        }
+      },
+    },
+    {
       phase: 'image',
       title: 'Ensuring images',
       async run({ runtime, plan, image }) {
@@ -63,13 +80,6 @@ export function upActions(): Action[] {
             );
           });
         }
-      },
-    },
-    {
-      phase: 'network',
-      title: 'Creating the node network',
-      async run({ runtime, plan }) {
-        await runtime.createNetwork(plan.network);
       },
     },
     {

@@ -1,8 +1,11 @@
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { type Action, type ApplyContext, upActions } from '../apply/actions.js';
 import { removeLab } from '../apply/remove.js';
-import { ExitCode, InterruptedError, LabStateError, messageOf } from '../errors.js';
+import type { Topology } from '../config/types.js';
+import { ExitCode, InterruptedError, LabStateError, messageOf, SubnetTakenError } from '../errors.js';
 import { render, tally } from '../exercises/report.js';
+import { preflight } from '../host/doctor.js';
+import { acquireLock } from '../host/lock.js';
 import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -22,14 +25,39 @@ export interface UpOptions {
 /** Time each phase took, for `--json` and the benchmark. */
 export type PhaseTimings = Record<string, number>;
 
-/** `lab up`: plan, then apply the actions; on failure remove what this run created unless --retain. */
+/** How long a second `up` of the same lab waits for the first before giving up. */
+const lockWaitMs = 10 * 60_000;
+/** How often `up` picks another node subnet when concurrent labs keep taking the one it picked. */
+const subnetAttempts = 5;
+
+/**
+ * `lab up`: plan, then apply the actions; on failure remove what this run created unless --retain.
+ * One `up` of a lab at a time: a second waits for the first, then finds the lab up.
+ */
 export default async function up(ctx: CommandContext, options: UpOptions): Promise<number> {
   const { topology } = await loadFor(ctx, options.file);
   const runtime = ctx.runtime();
   await runtime.version();
+  await preflight();
+  const lock = await acquireLock(`lab-${topology.name}`, {
+    waitMs: lockWaitMs,
+    onWait: () => ctx.io.err(`another lab up of ${topology.name} is running; waiting for it to finish`),
+  });
+  try {
+    return await upLocked(ctx, runtime, topology, options);
+  } finally {
+    await lock.release();
+  }
+}
 
+async function upLocked(
+  ctx: CommandContext,
+  runtime: Runtime,
+  topology: Topology,
+  options: UpOptions,
+): Promise<number> {
   const existing = await observeLab(runtime, topology.name);
-  const plan = await planFor(topology, runtime);
+  let plan = await planFor(topology, runtime);
   if (existing) {
     const complete =
       existing.problems.length === 0 && existing.containers.length === expectedContainers(plan);
@@ -43,23 +71,32 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
       ctx.io.err(`lab ${topology.name} is already up; nothing to do`);
       return report(ctx, runtime, topology.name, options);
     }
-    ctx.io.err(`found leftovers of an earlier, unfinished run of lab ${topology.name}; removing them first`);
+    const what = `${existing.containers.length} containers${existing.network ? ' and its network' : ''}`;
+    ctx.io.err(
+      `found leftovers of an earlier, unfinished run of lab ${topology.name} (${what}); removing them first`,
+    );
     await removeLab(runtime, topology.name);
   }
 
   const abort = new AbortController();
+  const inflight: Promise<unknown>[] = [];
   const stopOnSignal = onSignals(ctx.io, topology.name, abort);
   try {
-    await applyPlan(runtime, plan, ctx.io, abort.signal);
-  } catch (error) {
-    if (!options.retain) {
-      ctx.io.err(`up failed; removing what it created (keep it with --retain)`);
-      await removeLab(runtime, topology.name).catch((cleanup: unknown) =>
-        ctx.io.err(`cleanup failed too (${messageOf(cleanup)}); run: lab down ${topology.name}`),
-      );
-    } else {
-      ctx.io.err(`up failed; kept what it created (--retain). Remove it with: lab down ${topology.name}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await applyPlan(runtime, plan, ctx.io, { signal: abort.signal, inflight });
+        break;
+      } catch (error) {
+        // Another lab took the subnet between planning and creating: plan again with a fresh one.
+        if (!(error instanceof SubnetTakenError) || topology.cluster.nodeSubnet || attempt >= subnetAttempts)
+          throw error;
+        ctx.io.err(`node subnet ${plan.nodeSubnet} was taken meanwhile by another lab; picking another`);
+        await removeLab(runtime, topology.name);
+        plan = await planFor(topology, runtime);
+      }
     }
+  } catch (error) {
+    await rollback(ctx, runtime, topology.name, options, inflight, error);
     throw error;
   } finally {
     stopOnSignal();
@@ -67,19 +104,67 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
   return report(ctx, runtime, topology.name, options);
 }
 
+/**
+ * Removes what a failed or interrupted `up` created, unless --retain. Steps still running when a
+ * signal came (container creates) may add containers after the first removal, so once they settle
+ * the removal runs again. A cleanup error is reported, never thrown over the original one.
+ */
+async function rollback(
+  ctx: CommandContext,
+  runtime: Runtime,
+  lab: string,
+  options: UpOptions,
+  inflight: Promise<unknown>[],
+  error: unknown,
+): Promise<void> {
+  const interrupted = error instanceof InterruptedError;
+  if (options.retain) {
+    ctx.io.err(
+      `up ${interrupted ? 'interrupted' : 'failed'}; kept what it created (--retain). Remove it with: lab down ${lab}`,
+    );
+    return;
+  }
+  ctx.io.err(
+    `up ${interrupted ? 'interrupted' : 'failed'}; removing what it created (keep it with --retain)`,
+  );
+  try {
+    await removeLab(runtime, lab);
+    const settled = await Promise.race([
+      Promise.allSettled(inflight).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 30_000).unref()),
+    ]);
+    await removeLab(runtime, lab);
+    if (!settled)
+      ctx.io.err(`a step was still running after 30 s; if anything is left, run: lab down ${lab}`);
+  } catch (cleanup) {
+    ctx.io.err(`cleanup failed too (${messageOf(cleanup)}); run: lab down ${lab}`);
+  }
+}
+
 /** Containers a complete lab has: nodes, sandboxes and pod containers. */
 function expectedContainers(plan: LabPlan): number {
   return plan.nodes.length + plan.pods.length + plan.pods.reduce((n, p) => n + p.containers.length, 0);
 }
 
-/** Runs the up actions as listr2 tasks; returns how long each phase took. */
+/** Options of applyPlan: an abort signal, and a list that collects the steps still running. */
+export interface ApplyOptions {
+  signal?: AbortSignal;
+  /** Each step's promise, so that a rollback can wait for steps a signal interrupted. */
+  inflight?: Promise<unknown>[];
+  actions?: Action[];
+}
+
+/**
+ * Runs the up actions as listr2 tasks; returns how long each phase took. An abort stops waiting for
+ * the running step at once (its promise goes to `inflight`) and fails with InterruptedError.
+ */
 export async function applyPlan(
   runtime: Runtime,
   plan: LabPlan,
   io: Io,
-  signal?: AbortSignal,
-  actions: Action[] = upActions(),
+  options: ApplyOptions = {},
 ): Promise<PhaseTimings> {
+  const { signal, inflight = [], actions = upActions() } = options;
   const ctx: ApplyContext = {
     runtime,
     plan,
@@ -87,6 +172,10 @@ export async function applyPlan(
     podIPs: new Map(),
     sandboxIds: new Map(),
   };
+  const aborted = new Promise<never>((_, reject) => {
+    signal?.addEventListener('abort', () => reject(new InterruptedError('interrupted')), { once: true });
+  });
+  aborted.catch(() => {});
   const timings: PhaseTimings = {};
   const tasks = new Listr(
     actions.map((action) => ({
@@ -94,7 +183,9 @@ export async function applyPlan(
       task: async () => {
         if (signal?.aborted) throw new InterruptedError('interrupted');
         const started = performance.now();
-        await action.run(ctx);
+        const running = action.run(ctx);
+        inflight.push(running.catch(() => {}));
+        await Promise.race([running, aborted]);
         timings[action.phase] = Math.round(performance.now() - started);
       },
     })),
@@ -133,7 +224,7 @@ async function report(
 }
 
 /**
- * First SIGINT/SIGTERM: stop after the running step and roll back; a second one exits at once,
+ * First SIGINT/SIGTERM: stop waiting for the running step and roll back; a second one exits at once,
  * saying how to clean up.
  */
 function onSignals(io: Io, lab: string, abort: AbortController): () => void {
@@ -142,9 +233,7 @@ function onSignals(io: Io, lab: string, abort: AbortController): () => void {
       io.err(`\n${signal} again: exiting now. Remove what is left with: lab down ${lab}`);
       process.exit(ExitCode.interrupted);
     }
-    io.err(
-      `\n${signal}: stopping after the current step and removing what this run created (again to exit at once)`,
-    );
+    io.err(`\n${signal}: stopping, and removing what this run created (again to exit at once)`);
     abort.abort();
   };
   process.on('SIGINT', handler);

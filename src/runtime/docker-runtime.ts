@@ -5,6 +5,7 @@ import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
 import type {
   BuildRequest,
   ContainerInfo,
+  EngineInfo,
   ExecOptions,
   ExecResult,
   NetworkInfo,
@@ -27,6 +28,15 @@ export class DockerRuntime implements Runtime {
   async version(): Promise<{ version: string; apiVersion: string }> {
     const v = await this.call('reach the Docker engine', () => this.docker.version());
     return { version: v.Version, apiVersion: v.ApiVersion };
+  }
+
+  async info(): Promise<EngineInfo> {
+    const i = await this.call('read the engine info', () => this.docker.info());
+    return {
+      operatingSystem: String(i.OperatingSystem ?? ''),
+      securityOptions: (i.SecurityOptions ?? []) as string[],
+      kernelVersion: String(i.KernelVersion ?? ''),
+    };
   }
 
   async listNetworks(labels?: Record<string, string>): Promise<NetworkInfo[]> {

@@ -1,5 +1,12 @@
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
 
+/** The engine facts `lab doctor` looks at. */
+export interface EngineInfo {
+  operatingSystem: string;
+  securityOptions: string[];
+  kernelVersion: string;
+}
+
 /** A Docker network as the engine reports it. */
 export interface NetworkInfo {
   id: string;
@@ -56,6 +63,8 @@ export interface BuildRequest {
 export interface Runtime {
   /** Engine version; fails with a RuntimeError that says how to start one when none answers. */
   version(): Promise<{ version: string; apiVersion: string }>;
+  /** What kind of engine this is, for `lab doctor`. */
+  info(): Promise<EngineInfo>;
   listNetworks(labels?: Record<string, string>): Promise<NetworkInfo[]>;
   createNetwork(spec: NetworkSpec): Promise<string>;
   removeNetwork(id: string): Promise<void>;

@@ -26,46 +26,55 @@ export class FakeRuntime implements Runtime {
   readonly containers = new Map<string, ContainerInfo & { spec: ContainerSpec }>();
   readonly networks = new Map<string, NetworkInfo>();
   failOn?: (call: Call) => Error | undefined;
+  /** Milliseconds a call takes (default 0): to keep a step running while a test interrupts it. */
+  delayOn?: (call: Call) => number;
   private nextId = 1;
   private readonly podIps = new Map<string, string>();
   /** Files written into containers by `podlab-agent write-file`, by `container:path`. */
   readonly files = new Map<string, string>();
 
-  private record(call: Call): void {
+  private async record(call: Call): Promise<void> {
     this.calls.push(call);
+    const delay = this.delayOn?.(call) ?? 0;
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const error = this.failOn?.(call);
     if (error) throw error;
   }
 
   async version() {
-    this.record({ method: 'version' });
+    await this.record({ method: 'version' });
     return { version: 'fake', apiVersion: '1.41' };
   }
 
+  async info() {
+    await this.record({ method: 'info' });
+    return { operatingSystem: 'Fake OS', securityOptions: [], kernelVersion: '6.0' };
+  }
+
   async listNetworks(labels?: Record<string, string>): Promise<NetworkInfo[]> {
-    this.record({ method: 'listNetworks' });
+    await this.record({ method: 'listNetworks' });
     return [...this.networks.values()].filter((n) => matchLabels(n.labels, labels ?? {}));
   }
 
   async createNetwork(spec: NetworkSpec): Promise<string> {
-    this.record({ method: 'createNetwork', target: spec.name });
+    await this.record({ method: 'createNetwork', target: spec.name });
     const id = `net${this.nextId++}`;
     this.networks.set(id, { id, name: spec.name, subnets: [spec.subnet], labels: spec.labels });
     return id;
   }
 
   async removeNetwork(id: string): Promise<void> {
-    this.record({ method: 'removeNetwork', target: id });
+    await this.record({ method: 'removeNetwork', target: id });
     this.networks.delete(id);
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    this.record({ method: 'listContainers' });
+    await this.record({ method: 'listContainers' });
     return [...this.containers.values()].filter((c) => matchLabels(c.labels, labels));
   }
 
   async runContainer(spec: ContainerSpec): Promise<string> {
-    this.record({ method: 'runContainer', target: spec.name });
+    await this.record({ method: 'runContainer', target: spec.name });
     const id = `c${this.nextId++}`;
     const ips = spec.network.mode === 'bridge' ? { [spec.network.network]: spec.network.ip } : {};
     this.containers.set(id, {
@@ -81,13 +90,13 @@ export class FakeRuntime implements Runtime {
   }
 
   async removeContainer(id: string): Promise<void> {
-    this.record({ method: 'removeContainer', target: id });
+    await this.record({ method: 'removeContainer', target: id });
     this.containers.delete(id);
   }
 
   async exec(container: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const input = options.env?.PODLAB_INPUT ?? '';
-    this.record({ method: 'exec', target: container, args: cmd, input });
+    await this.record({ method: 'exec', target: container, args: cmd, input });
     const node = [...this.containers.values()].find((c) => c.name === container);
     if (!node) return { exitCode: 1, stdout: '', stderr: `no container ${container}` };
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'cni') {
@@ -124,20 +133,20 @@ export class FakeRuntime implements Runtime {
   }
 
   async hasImage(ref: string): Promise<boolean> {
-    this.record({ method: 'hasImage', target: ref });
+    await this.record({ method: 'hasImage', target: ref });
     return true;
   }
 
   async pullImage(ref: string): Promise<void> {
-    this.record({ method: 'pullImage', target: ref });
+    await this.record({ method: 'pullImage', target: ref });
   }
 
   async buildImage(request: BuildRequest): Promise<void> {
-    this.record({ method: 'buildImage', target: request.tag });
+    await this.record({ method: 'buildImage', target: request.tag });
   }
 
   async importImage(_tar: NodeJS.ReadableStream, ref: string): Promise<void> {
-    this.record({ method: 'importImage', target: ref });
+    await this.record({ method: 'importImage', target: ref });
   }
 }
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { removeLab } from '../../src/apply/remove.js';
 import up from '../../src/commands/up.js';
-import { LabStateError, RuntimeError } from '../../src/errors.js';
+import { InterruptedError, LabStateError, RuntimeError } from '../../src/errors.js';
 import { testContext, writeTopology } from '../helpers/context.js';
 import { type Call, FakeRuntime } from '../helpers/fake-runtime.js';
 
@@ -142,7 +142,7 @@ test('leftovers of an unfinished run are removed before the lab is built again',
   t.is(await up(ctx, { file }), 0);
   t.regex(
     ctx.err.join('\n'),
-    /found leftovers of an earlier, unfinished run of lab debris; removing them first/,
+    /found leftovers of an earlier, unfinished run of lab debris \(16 containers and its network\); removing them first/,
   );
   t.is(runtime.containers.size, 3 + 5 + 8);
 });
@@ -161,4 +161,54 @@ test('removal keeps going past a failure and reports it', async (t) => {
     [...runtime.containers.values()].map((c) => c.name),
     ['podlab-stuck-a'],
   );
+});
+
+const unpinned = (name: string) => `apiVersion: podlab/v1
+name: ${name}
+nodes: [{name: a}, {name: b}]
+pods: [{name: web, replicas: 2, containers: [{name: s}]}]
+`;
+
+test('a node subnet taken by a concurrent lab is picked again, not reported as a failure', async (t) => {
+  const runtime = new FakeRuntime();
+  let fails = 1;
+  runtime.failOn = (call) =>
+    call.method === 'createNetwork' && fails-- > 0
+      ? new RuntimeError(
+          'could not create network podlab-race: Pool overlaps with other one on this address space',
+        )
+      : undefined;
+  const ctx = testContext(runtime);
+  t.is(await up(ctx, { file: writeTopology(unpinned('race')) }), 0);
+  t.regex(
+    ctx.err.join('\n'),
+    /node subnet 172\.30\.\d+\.0\/24 was taken meanwhile by another lab; picking another/,
+  );
+  t.is(runtime.calls.filter((c) => c.method === 'createNetwork').length, 2);
+  t.is(runtime.networks.size, 1);
+});
+
+test('a signal during a step stops at once and removes everything, also what the step created afterwards', async (t) => {
+  const runtime = new FakeRuntime();
+  // CNI ADD takes a while, and the signal comes while it runs; meanwhile the pods' own
+  // containers are still being created.
+  let signalled = false;
+  runtime.delayOn = (call) => {
+    if (call.method === 'exec' && call.args?.[1] === 'cni') {
+      if (!signalled) setTimeout(() => process.emit('SIGINT', 'SIGINT'), 10);
+      signalled = true;
+      return 400;
+    }
+    return call.method === 'runContainer' ? 50 : 0;
+  };
+  const ctx = testContext(runtime);
+  const started = performance.now();
+  const error = await t.throwsAsync(up(ctx, { file: writeTopology(unpinned('stopped')) }), {
+    instanceOf: InterruptedError,
+  });
+  t.is(error!.exitCode, 130);
+  t.true(performance.now() - started < 3000);
+  t.is(runtime.containers.size, 0, `left: ${[...runtime.containers.values()].map((c) => c.name).join(', ')}`);
+  t.is(runtime.networks.size, 0);
+  t.regex(ctx.err.join('\n'), /SIGINT: stopping[\s\S]*up interrupted; removing what it created/);
 });

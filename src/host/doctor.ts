@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { messageOf, RuntimeError } from '../errors.js';
+import { pickNodeSubnet } from '../plan/subnets.js';
+import { engineAddress } from '../runtime/docker-runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { hostRoutes } from './routes.js';
+
+/** One finding of `lab doctor`: `ok`, a `warn`ing that may bite, or a `fail`ure that breaks labs. */
+export interface Finding {
+  id: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  /** What to do about it (warn and fail). */
+  fix?: string;
+}
+
+/** Capabilities a node needs (numbers from linux/capability.h). */
+const neededCaps = { NET_ADMIN: 12, NET_RAW: 13, SYS_ADMIN: 21 } as const;
+
+/** Whether the engine runs on this machine, so that its kernel settings can be read here. */
+function engineIsLocal(): boolean {
+  const address = engineAddress();
+  return address.startsWith('/') || address.startsWith('unix://');
+}
+
+async function read(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The capability bounding set of this process, which containers started here cannot exceed. */
+export function missingCaps(statusText: string): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(statusText)?.[1];
+  if (!hex) return [];
+  const set = BigInt(`0x${hex}`);
+  return Object.entries(neededCaps)
+    .filter(([, bit]) => (set & (1n << BigInt(bit))) === 0n)
+    .map(([name]) => name);
+}
+
+/** Checks that need no engine call beyond what `up` does anyway: cheap enough to run before every up. */
+export async function fastFindings(): Promise<Finding[]> {
+  const out: Finding[] = [];
+  if (engineIsLocal()) {
+    const bridge = await read('/proc/sys/net/bridge/bridge-nf-call-iptables');
+    out.push(
+      bridge === undefined
+        ? {
+            id: 'bridge-netfilter',
+            status: 'fail',
+            detail:
+              'the br_netfilter kernel module is not loaded: nodes need it to undo Service NAT between pods of one node',
+            fix: 'modprobe br_netfilter (and add br_netfilter to /etc/modules-load.d/ to keep it)',
+          }
+        : { id: 'bridge-netfilter', status: 'ok', detail: 'br_netfilter is loaded' },
+    );
+    const missing = missingCaps((await read('/proc/self/status')) ?? '');
+    out.push(
+      missing.length
+        ? {
+            id: 'capabilities',
+            status: 'fail',
+            detail: `the capability bounding set lacks ${missing.join(', ')}: nodes need NET_ADMIN, NET_RAW and SYS_ADMIN`,
+            fix: 'run podlab where containers may be granted those capabilities (not in a locked-down container)',
+          }
+        : { id: 'capabilities', status: 'ok', detail: 'NET_ADMIN, NET_RAW and SYS_ADMIN can be granted' },
+    );
+  }
+  return out;
+}
+
+/** Fails `lab up` early, with every fix, when a fast check fails. */
+export async function preflight(): Promise<void> {
+  const failed = (await fastFindings()).filter((f) => f.status === 'fail');
+  if (failed.length) {
+    throw new RuntimeError(
+      `this host cannot run a lab: ${failed.map((f) => f.detail).join('; ')}`,
+      failed.map((f) => f.fix).join('; '),
+    );
+  }
+}
+
+async function command(file: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, { timeout: 5000 });
+    return (stdout + stderr).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Everything `lab doctor` checks, each with its fix. */
+export async function doctor(runtime: Runtime): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  try {
+    const v = await runtime.version();
+    findings.push({
+      id: 'engine',
+      status: 'ok',
+      detail: `Docker engine ${v.version} (API ${v.apiVersion}) at ${engineAddress()}`,
+    });
+    const info = await runtime.info();
+    const rootless = info.securityOptions.some((o) => o.includes('rootless'));
+    const desktop = /docker desktop/i.test(info.operatingSystem);
+    findings.push(
+      rootless || desktop
+        ? {
+            id: 'engine-mode',
+            status: 'warn',
+            detail: `${rootless ? 'rootless engine' : 'Docker Desktop'}: node IPs are not reachable from this host, so NodePorts and nodeport-external cannot work from here`,
+            fix: 'use a rootful engine on Linux (Debian: apt-get install docker.io)',
+          }
+        : {
+            id: 'engine-mode',
+            status: 'ok',
+            detail: `rootful engine on ${info.operatingSystem}, kernel ${info.kernelVersion}`,
+          },
+    );
+  } catch (error) {
+    findings.push({
+      id: 'engine',
+      status: 'fail',
+      detail: messageOf(error),
+      fix: (error as { hint?: string }).hint ?? 'start a Docker engine',
+    });
+  }
+  findings.push(...(await fastFindings()));
+  if (engineIsLocal()) {
+    const forward = await read('/proc/sys/net/ipv4/ip_forward');
+    findings.push(
+      forward === '1'
+        ? { id: 'ip-forwarding', status: 'ok', detail: 'the host forwards IPv4' }
+        : {
+            id: 'ip-forwarding',
+            status: 'warn',
+            detail:
+              'the host does not forward IPv4: nodes cannot reach anything outside the lab (dns.upstream, package mirrors)',
+            fix: 'sysctl -w net.ipv4.ip_forward=1 (Docker sets it unless started with --ip-forward=false)',
+          },
+    );
+    const version = await command('iptables', ['--version']);
+    findings.push(
+      version === undefined
+        ? {
+            id: 'iptables',
+            status: 'warn',
+            detail: 'no iptables on the host: Docker needs it for its networks',
+            fix: 'apt-get install iptables',
+          }
+        : {
+            id: 'iptables',
+            status: 'ok',
+            detail: `${version} on the host; nodes use their own (nf_tables) in their own namespaces`,
+          },
+    );
+    const forwardChain = await command('iptables', ['-S', 'FORWARD']);
+    if (forwardChain !== undefined) {
+      const drop = /^-P FORWARD DROP/m.test(forwardChain);
+      const docker = /DOCKER/.test(forwardChain);
+      findings.push(
+        drop && !docker
+          ? {
+              id: 'forward-policy',
+              status: 'warn',
+              detail:
+                "the host's FORWARD policy is DROP and Docker's chains are missing: containers cannot reach past the host",
+              fix: "start dockerd with its iptables integration (the default), or accept the labs' bridges in FORWARD",
+            }
+          : {
+              id: 'forward-policy',
+              status: 'ok',
+              detail: `FORWARD policy ${drop ? 'DROP, with Docker’s chains' : 'ACCEPT'}`,
+            },
+      );
+    }
+  }
+  try {
+    const taken = (await hostRoutes()).map((cidr) => ({ cidr, owner: `host route ${cidr}` }));
+    for (const n of await runtime.listNetworks())
+      for (const cidr of n.subnets) taken.push({ cidr, owner: `network ${n.name}` });
+    const free = pickNodeSubnet(taken);
+    findings.push(
+      free
+        ? { id: 'free-subnets', status: 'ok', detail: `${free} is free for the next lab's nodes` }
+        : {
+            id: 'free-subnets',
+            status: 'fail',
+            detail: 'no /24 of 172.30.0.0/15 is free',
+            fix: 'remove unused Docker networks (docker network prune), or set cluster.nodeSubnet',
+          },
+    );
+  } catch {
+    // no engine: reported above
+  }
+  return findings;
+}
