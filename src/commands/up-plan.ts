@@ -23,8 +23,10 @@ export async function takenRanges(runtime: Runtime | undefined, lab: string): Pr
   const networks = runtime ? await runtime.listNetworks() : [];
   // The lab's own network (when it is up already) is no collision, nor is the host route to it.
   const own = new Set(networks.filter((n) => n.labels[Label.lab] === lab).flatMap((n) => n.subnets));
+  // A Docker network's bridge shows up as a host route too: name the network, once.
+  const bridged = new Set(networks.flatMap((n) => n.subnets));
   const taken: TakenRange[] = (await hostRoutes())
-    .filter((cidr) => !own.has(cidr))
+    .filter((cidr) => !own.has(cidr) && !bridged.has(cidr))
     .map((cidr) => ({ cidr, owner: `host route ${cidr}` }));
   for (const n of networks) {
     if (n.labels[Label.lab] === lab) continue;
@@ -38,10 +40,34 @@ export async function takenRanges(runtime: Runtime | undefined, lab: string): Pr
 
 /**
  * Decides the node subnet (the file's, checked against what is taken, or a free one) and plans the lab.
- * With no runtime (lab plan), only the host's routes are known.
+ * The pod and Service ranges must not overlap another Docker network or a host route either: the
+ * lab's addresses would be ambiguous on this host. (Labs may share pod and Service ranges with each
+ * other: each lab's live inside its own nodes.) With no runtime (lab plan), only the host's routes
+ * are known.
  */
-export async function planFor(topology: Topology, runtime?: Runtime): Promise<LabPlan> {
-  const taken = await takenRanges(runtime, topology.name);
+export async function planFor(
+  topology: Topology,
+  runtime?: Runtime,
+  refused: string[] = [],
+): Promise<LabPlan> {
+  // `refused`: subnets the engine just refused (another lab is creating its network there, and may
+  // not be listed yet).
+  const taken = [
+    ...(await takenRanges(runtime, topology.name)),
+    ...refused.map((cidr) => ({ cidr, owner: 'a network being created' })),
+  ];
+  const clashes = [
+    { what: 'cluster.podCIDR', cidr: topology.cluster.podCIDR },
+    { what: 'cluster.serviceCIDR', cidr: topology.cluster.serviceCIDR },
+  ].flatMap(({ what, cidr }) =>
+    collisions(cidr, taken).map((hit) => `${what} ${cidr} overlaps ${hit.owner}`),
+  );
+  if (clashes.length) {
+    throw new LabStateError(
+      clashes.join('; '),
+      'choose ranges that are free on this host (lab doctor lists what is taken)',
+    );
+  }
   const own: TakenRange[] = [
     { cidr: topology.cluster.podCIDR, owner: 'cluster.podCIDR' },
     { cidr: topology.cluster.serviceCIDR, owner: 'cluster.serviceCIDR' },

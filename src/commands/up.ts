@@ -80,6 +80,7 @@ async function upLocked(
 
   const abort = new AbortController();
   const inflight: Promise<unknown>[] = [];
+  const refused: string[] = [];
   const stopOnSignal = onSignals(ctx.io, topology.name, abort);
   try {
     for (let attempt = 1; ; attempt++) {
@@ -91,8 +92,9 @@ async function upLocked(
         if (!(error instanceof SubnetTakenError) || topology.cluster.nodeSubnet || attempt >= subnetAttempts)
           throw error;
         ctx.io.err(`node subnet ${plan.nodeSubnet} was taken meanwhile by another lab; picking another`);
+        refused.push(plan.nodeSubnet);
         await removeLab(runtime, topology.name);
-        plan = await planFor(topology, runtime);
+        plan = await planFor(topology, runtime, refused);
       }
     }
   } catch (error) {
