@@ -1,32 +1,19 @@
 import { RuntimeError, SubnetTakenError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
-import { cniConfigPath } from '../plan/names.js';
 import type { LabPlan, NodePlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { agent, type CniLine, jsonLines, parsePods, readyMarkerPath } from './agent.js';
+import { agent, type CniLine, jsonLines } from './agent.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
-export type Phase =
-  | 'image'
-  | 'network'
-  | 'nodes'
-  | 'cni'
-  | 'pods'
-  | 'routes'
-  | 'services'
-  | 'dns'
-  | 'wait'
-  | 'ready';
+export type Phase = 'network' | 'image' | 'nodes' | 'configure' | 'pods' | 'ready';
 
 /** What the actions share while a lab comes up. */
 export interface ApplyContext {
   runtime: Runtime;
   plan: LabPlan;
   image: ImageOptions;
-  /** Pod IPs by `namespace/name`, as the CNI plugin gave them. */
-  podIPs: Map<string, string>;
   /** Sandbox container IDs by `namespace/name`. */
   sandboxIds: Map<string, string>;
 }
@@ -90,12 +77,18 @@ export function upActions(): Action[] {
       },
     },
     {
-      phase: 'cni',
-      title: 'Installing the bridge CNI config',
+      phase: 'configure',
+      title: 'Configuring nodes: bridge CNI config, host routes, Service rules',
       async run({ runtime, plan }) {
+        // One exec per node for all three: none of them depends on the pods.
         await Promise.all(
           plan.nodes.map((n) =>
-            agent(runtime, nodeRef(n), ['write-file', cniConfigPath], JSON.stringify(n.cniConfig, null, 2)),
+            agent(runtime, nodeRef(n), ['configure'], '', {
+              PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
+              PODLAB_ROUTES: n.routes.join('\n'),
+              PODLAB_RULES: plan.serviceRules,
+              PODLAB_HOOKS: serviceHooks.join('\n'),
+            }),
           ),
         );
       },
@@ -127,7 +120,6 @@ export function upActions(): Action[] {
                 failures.push(`${pod.key}: ${line?.error?.trim() ?? 'no result from the CNI plugin'}`);
               else if (address.split('/')[0] !== pod.ip)
                 failures.push(`${pod.key}: the plugin gave ${address}, not the planned ${pod.ip}`);
-              else ctx.podIPs.set(pod.key, pod.ip);
             }
             if (failures.length) {
               throw new RuntimeError(`CNI ADD failed on node ${node.name}:\n  ${failures.join('\n  ')}`);
@@ -138,53 +130,9 @@ export function upActions(): Action[] {
       },
     },
     {
-      phase: 'routes',
-      title: 'Adding host routes between nodes',
+      phase: 'ready',
+      title: 'Waiting until every pod has its IP and DNS answers',
       async run({ runtime, plan }) {
-        await Promise.all(
-          plan.nodes.map((n) => agent(runtime, nodeRef(n), ['ip-batch'], n.routes.join('\n'))),
-        );
-      },
-    },
-    {
-      phase: 'services',
-      title: 'Programming Services (kube-proxy rules)',
-      async run({ runtime, plan }) {
-        await Promise.all(
-          plan.nodes.map((n) =>
-            agent(runtime, nodeRef(n), ['iptables'], plan.serviceRules, {
-              PODLAB_HOOKS: serviceHooks.join('\n'),
-            }),
-          ),
-        );
-      },
-    },
-    {
-      phase: 'dns',
-      title: 'Waiting for cluster DNS to answer',
-      async run({ runtime, plan }) {
-        const node = plan.nodes.find((n) => n.name === plan.dns.node)!;
-        await agent(runtime, nodeRef(node), ['wait-dns', plan.dns.clusterIP, `dns-version.${plan.domain}`]);
-      },
-    },
-    {
-      phase: 'wait',
-      title: 'Waiting for every pod to have its IP',
-      async run({ runtime, plan, podIPs }) {
-        await Promise.all(
-          plan.nodes.map(async (node) => {
-            const expected = plan.pods.filter((p) => p.node === node.name);
-            if (expected.length === 0) return;
-            const { pods } = parsePods(await agent(runtime, nodeRef(node), ['pods']));
-            const seen = new Map(pods.map((l) => [l.pod, l.ip]));
-            const wrong = expected.filter((p) => seen.get(p.key) !== podIPs.get(p.key));
-            if (wrong.length) {
-              throw new RuntimeError(
-                `pods without their IP on node ${node.name}: ${wrong.map((p) => `${p.key} (CNI gave ${podIPs.get(p.key)}, eth0 has ${seen.get(p.key) || 'none'})`).join(', ')}`,
-              );
-            }
-          }),
-        );
         const stopped = (await runtime.listContainers({ 'io.podlab.lab': plan.name })).filter(
           (c) => c.state !== 'running',
         );
@@ -194,17 +142,30 @@ export function upActions(): Action[] {
             'check the command of each (lab up --retain keeps them to look at, then: docker logs NAME)',
           );
         }
-      },
-    },
-    {
-      phase: 'ready',
-      title: 'Marking the lab ready',
-      async run({ runtime, plan }) {
-        // Written last: a lab whose nodes all carry this marker finished `up`; one without is debris.
+        // Each node checks its pods' addresses (the DNS node first waits for DNS) and, when all is as
+        // planned, writes its ready marker: written last, so a lab whose nodes all carry it finished up.
         await Promise.all(
-          plan.nodes.map((n) =>
-            agent(runtime, nodeRef(n), ['write-file', readyMarkerPath], plan.topologyHash),
-          ),
+          plan.nodes.map(async (node) => {
+            const pods = plan.pods.filter((p) => p.node === node.name);
+            const dns: Record<string, string> =
+              node.name === plan.dns.node
+                ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain}` }
+                : {};
+            try {
+              await agent(
+                runtime,
+                nodeRef(node),
+                ['ready', plan.topologyHash],
+                pods.map((p) => `${p.key} ${p.ip}`).join('\n'),
+                dns,
+              );
+            } catch (error) {
+              throw new RuntimeError(
+                `node ${node.name} is not ready: ${(error as Error).message.replace(/^podlab-agent .*?: /, '')}`,
+                `look inside with: lab exec ${node.name} -- sh`,
+              );
+            }
+          }),
         );
       },
     },

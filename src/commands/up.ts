@@ -20,6 +20,8 @@ export interface UpOptions {
   json?: boolean;
   /** Run the conformance checks once the lab is up (for CI one-liners). */
   test?: boolean;
+  /** For the benchmark: wraps the actions (to attribute engine calls to phases), receives the timings. */
+  instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
 }
 
 /** Time each phase took, for `--json` and the benchmark. */
@@ -85,7 +87,10 @@ async function upLocked(
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        await applyPlan(runtime, plan, ctx.io, { signal: abort.signal, inflight });
+        const actions = options.instrument?.actions(upActions()) ?? upActions();
+        // Not inside `instrument?.timings(…)`: an optional call skips evaluating its arguments.
+        const timings = await applyPlan(runtime, plan, ctx.io, { signal: abort.signal, inflight, actions });
+        options.instrument?.timings(timings);
         break;
       } catch (error) {
         // Another lab took the subnet between planning and creating: plan again with a fresh one.
@@ -103,7 +108,7 @@ async function upLocked(
   } finally {
     stopOnSignal();
   }
-  return report(ctx, runtime, topology.name, options);
+  return report(ctx, runtime, topology.name, options, new Map(plan.pods.map((p) => [p.key, p.ip])));
 }
 
 /**
@@ -171,7 +176,6 @@ export async function applyPlan(
     runtime,
     plan,
     image: imageOptionsFromEnv((line) => io.err(`  ${line}`)),
-    podIPs: new Map(),
     sandboxIds: new Map(),
   };
   const aborted = new Promise<never>((_, reject) => {
@@ -205,13 +209,15 @@ export async function applyPlan(
   return timings;
 }
 
+/** Prints the lab; `verified`: pod addresses the ready step has just checked inside the nodes. */
 async function report(
   ctx: CommandContext,
   runtime: Runtime,
   name: string,
   options: UpOptions,
+  verified?: Map<string, string>,
 ): Promise<number> {
-  const state = await observeLab(runtime, name);
+  const state = await observeLab(runtime, name, verified ? { podIPs: verified } : {});
   if (!state) throw new LabStateError(`lab ${name} vanished right after up`);
   if (options.json) ctx.io.out(JSON.stringify(statusJson(state), null, 2));
   else {

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { RuntimeError } from '../errors.js';
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
 import type {
@@ -19,10 +19,22 @@ export function engineAddress(): string {
 
 /** The only implementation of Runtime against a real engine, and the only file that imports dockerode. */
 export class DockerRuntime implements Runtime {
-  private readonly docker: Docker;
+  private docker!: Docker;
+  private loading: Promise<void> | undefined;
 
-  constructor(docker: Docker = new Docker()) {
-    this.docker = docker;
+  /**
+   * dockerode (and the gRPC stack it brings) is loaded on the first call, so that commands that never
+   * reach the engine (validate, plan, --help) start fast.
+   */
+  constructor(
+    private readonly connect: () => Promise<Docker> = async () => new (await import('dockerode')).default(),
+  ) {}
+
+  private ready(): Promise<void> {
+    this.loading ??= this.connect().then((docker) => {
+      this.docker = docker;
+    });
+    return this.loading;
   }
 
   async version(): Promise<{ version: string; apiVersion: string }> {
@@ -172,6 +184,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async hasImage(ref: string): Promise<boolean> {
+    await this.ready();
     try {
       await this.docker.getImage(ref).inspect();
       return true;
@@ -239,6 +252,7 @@ export class DockerRuntime implements Runtime {
 
   private async call<T>(what: string, fn: () => Promise<T>, okStatus: number[] = []): Promise<T> {
     try {
+      await this.ready();
       return await fn();
     } catch (error) {
       if (okStatus.includes((error as { statusCode?: number }).statusCode ?? 0)) return undefined as T;

@@ -96,13 +96,14 @@ export async function listLabs(runtime: Runtime): Promise<string[]> {
 }
 
 /**
- * Reads a lab back from the engine. Pod IPs come from inside each node (one exec per running node);
+ * Reads a lab back from the engine. Pod IPs come from inside each node (one exec per running node),
+ * unless the caller passes addresses it has just verified (`up`), or `false` to skip them;
  * `undefined` when nothing of the lab exists.
  */
 export async function observeLab(
   runtime: Runtime,
   lab: string,
-  options: { podIPs?: boolean } = {},
+  options: { podIPs?: boolean | Map<string, string> } = {},
 ): Promise<LabState | undefined> {
   const [networks, containers] = await Promise.all([
     runtime.listNetworks(labFilter(lab)),
@@ -122,8 +123,8 @@ export async function observeLab(
       state: c.state,
     }))
     .sort((a, b) => (parseIp(a.ip) ?? 0) - (parseIp(b.ip) ?? 0) || a.name.localeCompare(b.name));
-  const ips = new Map<string, string>();
-  if (options.podIPs !== false) {
+  const ips = new Map<string, string>(options.podIPs instanceof Map ? options.podIPs : []);
+  if (options.podIPs === undefined || options.podIPs === true) {
     await Promise.all(
       nodes
         .filter((n) => n.state === 'running')

@@ -14,6 +14,7 @@ export interface Call {
   target?: string;
   args?: string[];
   input?: string;
+  env?: Record<string, string>;
 }
 
 /**
@@ -96,7 +97,7 @@ export class FakeRuntime implements Runtime {
 
   async exec(container: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const input = options.env?.PODLAB_INPUT ?? '';
-    await this.record({ method: 'exec', target: container, args: cmd, input });
+    await this.record({ method: 'exec', target: container, args: cmd, input, env: options.env ?? {} });
     const node = [...this.containers.values()].find((c) => c.name === container);
     if (!node) return { exitCode: 1, stdout: '', stderr: `no container ${container}` };
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'cni') {
@@ -128,6 +129,9 @@ export class FakeRuntime implements Runtime {
     }
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'write-file') {
       this.files.set(`${container}:${cmd[2]}`, input);
+    }
+    if (cmd[0] === 'podlab-agent' && cmd[1] === 'ready') {
+      this.files.set(`${container}:/run/podlab/ready`, cmd[2]!);
     }
     return { exitCode: 0, stdout: '', stderr: '' };
   }

@@ -69,7 +69,7 @@ test.after.always(async () => {
   await removeCollideNet();
 });
 
-for (const step of [/❯ Starting nodes/, /❯ Creating pods/, /❯ Programming Services/]) {
+for (const step of [/❯ Starting nodes/, /❯ Creating pods/, /❯ Waiting until every pod/]) {
   test.serial(
     `SIGINT during a first up (at "${step.source.slice(2)}") removes what it created and exits 130`,
     async (t) => {
@@ -121,7 +121,7 @@ test.serial('interrupting an up of a lab that is already up never destroys it', 
   await labOk(t, ['down', interrupted]);
 });
 
-for (const step of [/❯ Starting nodes/, /❯ Creating pods/, /❯ Adding host routes/]) {
+for (const step of [/❯ Starting nodes/, /❯ Configuring nodes/, /❯ Waiting until every pod/]) {
   test.serial(
     `after kill -9 of up (at "${step.source.slice(2)}"), lab down exits 0 and leaves nothing`,
     async (t) => {

@@ -34,25 +34,21 @@ test('up creates the network, nodes, pods and routes with one exec per node per 
   t.is(creates.length, 1 + 3 + 5 + 8, 'network, 3 nodes, 5 sandboxes (one is DNS), 8 pod containers');
 
   const nodeExecs = execs(runtime.calls);
+  const hash = [...runtime.networks.values()][0]!.labels['io.podlab.topology-hash'];
   for (const node of ['a', 'b', 'c']) {
     const mine = nodeExecs.filter((e) => e.startsWith(`podlab-ordered-${node} `));
-    // CNI config, cni ADD, routes, Services, (DNS on the first node), wait, ready marker, status report
+    // node configuration (CNI config, routes, Service rules), CNI ADD, then readiness with the marker
     t.deepEqual(mine, [
-      `podlab-ordered-${node} write-file /etc/cni/net.d/10-podlab.conf`,
+      `podlab-ordered-${node} configure`,
       `podlab-ordered-${node} cni ADD`,
-      `podlab-ordered-${node} ip-batch`,
-      `podlab-ordered-${node} iptables`,
-      ...(node === 'a' ? ['podlab-ordered-a wait-dns 10.96.0.10'] : []),
-      `podlab-ordered-${node} pods`,
-      `podlab-ordered-${node} write-file /run/podlab/ready`,
-      `podlab-ordered-${node} pods`,
+      `podlab-ordered-${node} ready ${hash}`,
     ]);
   }
   const routes = runtime.calls.find(
-    (c) => c.method === 'exec' && c.target === 'podlab-ordered-a' && c.args![1] === 'ip-batch',
+    (c) => c.method === 'exec' && c.target === 'podlab-ordered-a' && c.args![1] === 'configure',
   );
   t.is(
-    routes!.input,
+    routes!.env!.PODLAB_ROUTES,
     [
       'route replace 10.244.1.0/24 via 172.31.77.3',
       'route replace 10.244.2.0/24 via 172.31.77.4',
@@ -91,20 +87,20 @@ test('a failure in the middle removes everything the run created and surfaces th
 test('a cleanup failure never hides the original error', async (t) => {
   const runtime = new FakeRuntime();
   runtime.failOn = (call) => {
-    if (call.method === 'exec' && call.args?.[1] === 'ip-batch') return new RuntimeError('routes: injected');
+    if (call.method === 'exec' && call.args?.[1] === 'configure') return new RuntimeError('configure: injected');
     if (call.method === 'removeNetwork') return new RuntimeError('network busy: injected');
     return undefined;
   };
   const ctx = testContext(runtime);
   const error = await t.throwsAsync(up(ctx, { file: writeTopology(topology('messy')) }));
-  t.is(error!.message, 'routes: injected');
+  t.is(error!.message, 'configure: injected');
   t.regex(ctx.err.join('\n'), /cleanup failed too [\s\S]*network busy: injected\); run: lab down messy/);
 });
 
 test('--retain keeps what a failed up created', async (t) => {
   const runtime = new FakeRuntime();
   runtime.failOn = (call) =>
-    call.method === 'exec' && call.args?.[1] === 'ip-batch' ? new RuntimeError('injected') : undefined;
+    call.method === 'exec' && call.args?.[1] === 'ready' ? new RuntimeError('injected') : undefined;
   const ctx = testContext(runtime);
   await t.throwsAsync(up(ctx, { file: writeTopology(topology('kept')), retain: true }));
   t.is(runtime.containers.size, 3 + 5 + 8);
@@ -135,7 +131,7 @@ test('leftovers of an unfinished run are removed before the lab is built again',
   const runtime = new FakeRuntime();
   const file = writeTopology(topology('debris'));
   runtime.failOn = (call) =>
-    call.method === 'exec' && call.args?.[1] === 'ip-batch' ? new RuntimeError('injected') : undefined;
+    call.method === 'exec' && call.args?.[1] === 'ready' ? new RuntimeError('injected') : undefined;
   await t.throwsAsync(up(testContext(runtime), { file, retain: true }));
   runtime.failOn = undefined;
   const ctx = testContext(runtime);
