@@ -87,7 +87,8 @@ test('a failure in the middle removes everything the run created and surfaces th
 test('a cleanup failure never hides the original error', async (t) => {
   const runtime = new FakeRuntime();
   runtime.failOn = (call) => {
-    if (call.method === 'exec' && call.args?.[1] === 'configure') return new RuntimeError('configure: injected');
+    if (call.method === 'exec' && call.args?.[1] === 'configure')
+      return new RuntimeError('configure: injected');
     if (call.method === 'removeNetwork') return new RuntimeError('network busy: injected');
     return undefined;
   };
