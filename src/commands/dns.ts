@@ -1,8 +1,7 @@
 import { ExitCode, LabStateError, RuntimeError, UsageError } from '../errors.js';
-import { Label } from '../labels.js';
 import { parseResolvConf, searchCandidates } from '../net/resolv.js';
-import { type CommandContext, labName } from './context.js';
-import { resolveTarget } from './exec.js';
+import type { CommandContext } from './context.js';
+import { labContainers, resolveTarget } from './exec.js';
 import { table } from './status.js';
 
 /** One name the resolver tried and what the server said. */
@@ -44,13 +43,7 @@ export default async function dns(
   const type = (options.type ?? 'A').toUpperCase();
   if (!/^[A-Z]{1,10}$/.test(type))
     throw new UsageError(`"${options.type}" is not a DNS record type`, 'e.g. A, SRV, TXT, PTR, CNAME');
-  const lab = await labName(ctx, {
-    ...(options.lab ? { name: options.lab } : {}),
-    ...(options.file ? { file: options.file } : {}),
-  });
-  const runtime = ctx.runtime();
-  const containers = await runtime.listContainers({ [Label.lab]: lab });
-  if (containers.length === 0) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
+  const { lab, runtime, containers } = await labContainers(ctx, options);
   if (options.from.split('/').length < 2) throw new UsageError('--from takes a pod: NS/POD');
   const container = resolveTarget(containers, options.from, lab);
 

@@ -1,6 +1,6 @@
 import { LabStateError, UsageError } from '../errors.js';
 import { Label } from '../labels.js';
-import type { ContainerInfo } from '../runtime/runtime.js';
+import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import { type CommandContext, labName } from './context.js';
 
 /** Finds the container a target names: NODE, NS/POD (its first container) or NS/POD/CONTAINER. */
@@ -33,13 +33,11 @@ export function resolveTarget(containers: ContainerInfo[], target: string, lab: 
   return container;
 }
 
-/** `lab exec TARGET -- CMD…`: stdout, stderr and the exit code pass through. */
-export default async function exec(
+/** The lab a command means (--lab, -f or the default) and its containers; fails when it is not up. */
+export async function labContainers(
   ctx: CommandContext,
-  target: string,
-  command: string[],
-  options: { file?: string; lab?: string; interactive?: boolean },
-): Promise<number> {
+  options: { file?: string; lab?: string },
+): Promise<{ lab: string; runtime: Runtime; containers: ContainerInfo[] }> {
   const lab = await labName(ctx, {
     ...(options.lab ? { name: options.lab } : {}),
     ...(options.file ? { file: options.file } : {}),
@@ -47,6 +45,17 @@ export default async function exec(
   const runtime = ctx.runtime();
   const containers = await runtime.listContainers({ [Label.lab]: lab });
   if (containers.length === 0) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
+  return { lab, runtime, containers };
+}
+
+/** `lab exec TARGET -- CMD…`: stdout, stderr and the exit code pass through. */
+export default async function exec(
+  ctx: CommandContext,
+  target: string,
+  command: string[],
+  options: { file?: string; lab?: string; interactive?: boolean },
+): Promise<number> {
+  const { lab, runtime, containers } = await labContainers(ctx, options);
   const container = resolveTarget(containers, target, lab);
   if (container.state !== 'running')
     throw new LabStateError(

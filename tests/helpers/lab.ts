@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { removeLab } from '../../src/apply/remove.js';
+import type { statusJson } from '../../src/commands/status.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 import { writeTopology } from './context.js';
 
@@ -81,39 +82,11 @@ export async function clearLab(name: string): Promise<void> {
 }
 
 /** Status of a lab as `lab status --json` prints it. */
-export interface StatusJson {
-  name: string;
-  nodeSubnet: string;
-  healthy: boolean;
-  problems: string[];
-  nodes: { name: string; ip: string; podCIDR: string; container: string; state: string }[];
-  pods: {
-    namespace: string;
-    name: string;
-    node: string;
-    ip: string;
-    labels: Record<string, string>;
-    containers: string[];
-  }[];
-  services: {
-    namespace: string;
-    name: string;
-    type: string;
-    clusterIP: string;
-    ports: { port: number; nodePort?: number }[];
-  }[];
-  dns: { clusterIP: string; podIP: string; node: string; pod: string; ready: boolean } | null;
-}
+export type StatusJson = ReturnType<typeof statusJson>;
 
 export async function status(t: ExecutionContext, name: string): Promise<StatusJson> {
   return JSON.parse((await labOk(t, ['status', name, '--json'])).stdout) as StatusJson;
 }
 
 /** What podlab-echo answers. */
-export interface Echo {
-  pod: string;
-  ip: string;
-  port: number;
-  peer: string;
-  peerPort: number;
-}
+export type { Echo } from '../../src/exercises/probes.js';

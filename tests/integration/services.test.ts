@@ -56,7 +56,7 @@ test.serial('the lab comes up with its DNS pod inside the pod network', async (t
   await labOk(t, ['up', '-f', file]);
   const state = await status(t, name);
   t.true(state.healthy, state.problems.join('; '));
-  const dns = (state as unknown as { dns: { clusterIP: string; podIP: string; node: string } }).dns;
+  const dns = state.dns!;
   t.deepEqual(dns, {
     clusterIP: '10.96.0.10',
     podIP: ip.dnsPod,
