@@ -24,7 +24,7 @@ export interface UpOptions {
   instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
 }
 
-/** Time each phase took, for `--json` and the benchmark. */
+/** Time each phase took, for the benchmark. */
 export type PhaseTimings = Record<string, number>;
 
 /** How long a second `up` of the same lab waits for the first before giving up. */
