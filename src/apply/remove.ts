@@ -11,6 +11,28 @@ export interface Removed {
 
 const order: Record<string, number> = { container: 0, sandbox: 1, node: 2 };
 
+/** How long removing a network may keep retrying while the engine still releases endpoints. */
+const networkRetryMs = 15_000;
+
+/**
+ * Removes a network. Right after its containers are removed the engine may still report "active
+ * endpoints" for a moment (moby/moby#19261): retry with backoff, removing any labelled container
+ * that is still listed in between.
+ */
+async function removeNetwork(runtime: Runtime, id: string, lab: string | undefined): Promise<void> {
+  const deadline = Date.now() + networkRetryMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      await runtime.removeNetwork(id);
+      return;
+    } catch (error) {
+      if (!/active endpoints/.test(messageOf(error)) || Date.now() + delay > deadline) throw error;
+      for (const c of await runtime.listContainers(labFilter(lab))) await runtime.removeContainer(c.id);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 /**
  * Removes everything that carries the lab's label (or every lab's, when `lab` is undefined): works
  * after a crash or a half-finished `up`, since it reads what exists rather than what was planned.
@@ -29,10 +51,18 @@ export async function removeLab(runtime: Runtime, lab?: string): Promise<Removed
       .catch((error: unknown) => failures.push(`container ${c.name}: ${messageOf(error)}`));
   });
   const networks = await runtime.listNetworks(labFilter(lab));
+  let stale = false;
   for (const n of networks) {
-    await runtime
-      .removeNetwork(n.id)
-      .catch((error: unknown) => failures.push(`network ${n.name}: ${messageOf(error)}`));
+    await removeNetwork(runtime, n.id, lab).catch((error: unknown) => {
+      stale ||= /active endpoints/.test(messageOf(error));
+      failures.push(`network ${n.name}: ${messageOf(error)}`);
+    });
+  }
+  if (stale) {
+    throw new RuntimeError(
+      `could not remove everything of ${lab ? `lab ${lab}` : 'the labs'}:\n  ${failures.join('\n  ')}`,
+      'the engine still holds an endpoint with no container behind it (a Docker bug, moby/moby#42119); restarting the engine clears it, then run lab down again',
+    );
   }
   if (failures.length) {
     throw new RuntimeError(

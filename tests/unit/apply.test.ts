@@ -209,3 +209,19 @@ test('a signal during a step stops at once and removes everything, also what the
   t.is(runtime.networks.size, 0);
   t.regex(ctx.err.join('\n'), /SIGINT: stopping[\s\S]*up interrupted; removing what it created/);
 });
+
+test('removing a network retries while the engine still reports active endpoints', async (t) => {
+  const runtime = new FakeRuntime();
+  await up(testContext(runtime), { file: writeTopology(unpinned('lagging')) });
+  let busy = 3;
+  runtime.failOn = (call) =>
+    call.method === 'removeNetwork' && busy-- > 0
+      ? new RuntimeError(
+          'could not remove network x: error while removing network: network podlab-lagging has active endpoints',
+        )
+      : undefined;
+  const removed = await removeLab(runtime, 'lagging');
+  t.is(removed.networks.length, 1);
+  t.is(runtime.networks.size, 0);
+  t.is(runtime.calls.filter((c) => c.method === 'removeNetwork').length, 4);
+});
