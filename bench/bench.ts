@@ -118,6 +118,8 @@ interface PodlabRun {
   test: number;
   down: number;
   testsPassed: boolean;
+  /** Ids of the conformance checks that failed in this run. */
+  failedChecks: string[];
   phases: PhaseTimings;
   counts: Counts;
 }
@@ -151,7 +153,15 @@ async function podlabRun(file: string, name: string): Promise<PodlabRun> {
   const counts = structuredClone(runtime.counts);
   const [results, testMs] = await time(() => conformance(runtime, name));
   const [, downMs] = await time(() => down(ctx, name, {}));
-  return { up: upMs, test: testMs, down: downMs, testsPassed: tally(results).failed === 0, phases, counts };
+  return {
+    up: upMs,
+    test: testMs,
+    down: downMs,
+    testsPassed: tally(results).failed === 0,
+    failedChecks: results.filter((r) => r.status === 'failed').map((r) => r.id),
+    phases,
+    counts,
+  };
 }
 
 /** The floor: the same network and containers, created level by level (a sandbox needs its node, a pod container its sandbox), each level concurrently, then removed. */

@@ -346,7 +346,8 @@ export const checks: Check[] = [
           probes.push({
             svc: s.key,
             from: client,
-            url: `http://${s.clusterIP}:${port.port}/`,
+            // Distinct requests (?try=i): each is a new connection, and probes asked twice are asked once.
+            url: `http://${s.clusterIP}:${port.port}/?try=${i}`,
             want: port.endpoints.map((e) => e.hostname),
           });
         }

@@ -19,6 +19,17 @@ export interface HttpResult extends HttpProbe {
   ms: number;
 }
 
+/** Parses probe-http's tab-separated lines: FROM URL CURL-EXIT SECONDS BODY ERROR. */
+export function parseHttpLines(text: string): HttpResult[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [from = '', url = '', code = '-1', seconds = '0', body = '', error = ''] = line.split('\t');
+      return { from, url, code: Number(code), body, error, ms: Math.round(Number(seconds) * 1000) };
+    });
+}
+
 /** What podlab-echo answers. */
 export interface Echo {
   pod: string;
@@ -66,56 +77,53 @@ export class Probes {
     );
   }
 
-  /** Runs HTTP probes, batched per node; results come back in the order asked. */
+  /** HTTP probes of all concurrent checks, one probe-http exec per node per window. */
+  private readonly httpBatch = new Batcher<HttpResult>(async (node, inputs) => {
+    const lines = parseHttpLines(await agent(this.runtime, node, ['probe-http'], inputs.join('\n')));
+    return new Map(lines.map((l) => [`${l.from} ${l.url}`, l]));
+  });
+
+  /** Name lookups of all concurrent checks, one probe-resolve exec per node per window. */
+  private readonly resolveBatch = new Batcher<{ from: string; name: string; code: number; answer: string }>(
+    async (node, inputs) => {
+      const out = await agent(this.runtime, node, ['probe-resolve'], inputs.join('\n'));
+      const lines = out
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [from = '', name = '', code = '-1', answer = ''] = line.split('\t');
+          return { from, name, code: Number(code), answer: answer.split(';').join('\n') };
+        });
+      return new Map(lines.map((l) => [`${l.from} ${l.name}`, l]));
+    },
+  );
+
+  /** Runs HTTP probes from inside the lab; results come back in the order asked. */
   async http(probes: HttpProbe[]): Promise<HttpResult[]> {
-    const source = (p: HttpProbe) => (p.from.startsWith('node:') ? '-' : p.from);
-    const byNode = new Map<NodeState, HttpProbe[]>();
-    for (const p of probes) {
-      const node = this.nodeOf(p.from);
-      byNode.set(node, [...(byNode.get(node) ?? []), p]);
-    }
-    // Answers keyed by "node source url"; the same probe asked n times gets n answers.
-    const answers = new Map<string, HttpResult[]>();
-    await Promise.all(
-      [...byNode].map(async ([node, batch]) => {
-        const input = batch.map((p) => `${source(p)} ${p.url}`).join('\n');
-        for (const line of jsonLines<HttpResult>(await agent(this.runtime, node, ['probe-http'], input))) {
-          const k = `${node.name} ${line.from} ${line.url}`;
-          answers.set(k, [...(answers.get(k) ?? []), line]);
-        }
+    return Promise.all(
+      probes.map(async (p) => {
+        const source = p.from.startsWith('node:') ? '-' : p.from;
+        const hit = await this.httpBatch.ask(this.nodeOf(p.from), `${source} ${p.url}`);
+        return hit
+          ? { ...hit, from: p.from }
+          : { ...p, code: -1, body: '', error: 'the node reported no result for this probe', ms: 0 };
       }),
     );
-    return probes.map((p) => {
-      const hit = answers.get(`${this.nodeOf(p.from).name} ${source(p)} ${p.url}`)?.shift();
-      return hit
-        ? { ...hit, from: p.from }
-        : { ...p, code: -1, body: '', error: 'the node reported no result for this probe', ms: 0 };
-    });
   }
 
-  /** Resolves names with pods' own resolvers, batched per node. */
+  /** Resolves names with pods' own resolvers. */
   async resolve(
     queries: { from: string; name: string }[],
   ): Promise<{ from: string; name: string; code: number; answer: string }[]> {
-    const out: { from: string; name: string; code: number; answer: string }[] = [];
-    const byNode = new Map<NodeState, { from: string; name: string }[]>();
-    for (const q of queries) {
-      const node = this.nodeOf(q.from);
-      byNode.set(node, [...(byNode.get(node) ?? []), q]);
-    }
-    await Promise.all(
-      [...byNode].map(async ([node, batch]) => {
-        const input = batch.map((q) => `${q.from} ${q.name}`).join('\n');
-        out.push(
-          ...jsonLines<{ from: string; name: string; code: number; answer: string }>(
-            await agent(this.runtime, node, ['probe-resolve'], input),
-          ),
-        );
-      }),
-    );
-    return queries.map(
-      (q) =>
-        out.find((o) => o.from === q.from && o.name === q.name) ?? { ...q, code: -1, answer: 'no result' },
+    return Promise.all(
+      queries.map(
+        async (q) =>
+          (await this.resolveBatch.ask(this.nodeOf(q.from), `${q.from} ${q.name}`)) ?? {
+            ...q,
+            code: -1,
+            answer: 'no result',
+          },
+      ),
     );
   }
 
@@ -141,5 +149,48 @@ export class Probes {
     if (!n) return `(no node ${node})`;
     const r = await this.runtime.exec(n.container, cmd);
     return (r.stdout + r.stderr).trim();
+  }
+}
+
+/**
+ * Coalesces the requests that concurrent checks make within a few milliseconds into one exec per
+ * node, and asks each distinct request once (pod-to-pod and self-ip probe the same pairs): exec
+ * handling in the engine, not the probes, is what a lab test on many nodes waits for.
+ */
+class Batcher<Line> {
+  private queue = new Map<
+    NodeState,
+    Map<string, { resolve(line: Line | undefined): void; reject(error: unknown): void }[]>
+  >();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly run: (node: NodeState, inputs: string[]) => Promise<Map<string, Line>>,
+    private readonly windowMs = 15,
+  ) {}
+
+  ask(node: NodeState, input: string): Promise<Line | undefined> {
+    return new Promise((resolve, reject) => {
+      const byInput = this.queue.get(node) ?? new Map();
+      this.queue.set(node, byInput);
+      byInput.set(input, [...(byInput.get(input) ?? []), { resolve, reject }]);
+      this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const queue = this.queue;
+    this.queue = new Map();
+    this.timer = undefined;
+    await Promise.all(
+      [...queue].map(async ([node, byInput]) => {
+        try {
+          const results = await this.run(node, [...byInput.keys()]);
+          for (const [input, waiting] of byInput) for (const w of waiting) w.resolve(results.get(input));
+        } catch (error) {
+          for (const waiting of byInput.values()) for (const w of waiting) w.reject(error);
+        }
+      }),
+    );
   }
 }

@@ -126,3 +126,16 @@ test('TAP, JSON and pretty say the same thing', (t) => {
   t.regex(pretty, /✘ pod-to-pod-no-nat[\s\S]*expected: peer sees pod IP[\s\S]*next: look at POSTROUTING/);
   t.regex(pretty, /1 passed, 1 failed, 1 skipped$/);
 });
+
+test("probe-http's tab-separated lines parse, empty fields included", async (t) => {
+  const { parseHttpLines } = await import('../../src/exercises/probes.js');
+  t.deepEqual(
+    parseHttpLines(
+      'bar/a\thttp://10.244.1.2:7/\t0\t0.012\t{"pod":"b"}\t\n-\thttp://x:7/\t7\t0.001\t\tcurl: (7) refused\n',
+    ),
+    [
+      { from: 'bar/a', url: 'http://10.244.1.2:7/', code: 0, body: '{"pod":"b"}', error: '', ms: 12 },
+      { from: '-', url: 'http://x:7/', code: 7, body: '', error: 'curl: (7) refused', ms: 1 },
+    ],
+  );
+});
