@@ -41,15 +41,16 @@ async function removeNetwork(runtime: Runtime, id: string, lab: string | undefin
 export async function removeLab(runtime: Runtime, lab?: string): Promise<Removed> {
   const containers = await runtime.listContainers(labFilter(lab));
   const failures: string[] = [];
-  // Pod containers before sandboxes before nodes: each leaves the namespaces it joined first.
-  const byRole = [...containers].sort(
-    (a, b) => (order[a.labels[Label.role] ?? ''] ?? 0) - (order[b.labels[Label.role] ?? ''] ?? 0),
-  );
-  await mapLimit(byRole, engineConcurrency, async (c) => {
-    await runtime
-      .removeContainer(c.id)
-      .catch((error: unknown) => failures.push(`container ${c.name}: ${messageOf(error)}`));
-  });
+  // In stages: pod containers, then sandboxes, then nodes, so that nothing is removed while a
+  // container that joined its namespaces is still being torn down.
+  for (const stage of [0, 1, 2]) {
+    const batch = containers.filter((c) => (order[c.labels[Label.role] ?? ''] ?? 0) === stage);
+    await mapLimit(batch, engineConcurrency, async (c) => {
+      await runtime
+        .removeContainer(c.id)
+        .catch((error: unknown) => failures.push(`container ${c.name}: ${messageOf(error)}`));
+    });
+  }
   const networks = await runtime.listNetworks(labFilter(lab));
   let stale = false;
   for (const n of networks) {
