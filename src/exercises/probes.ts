@@ -98,8 +98,24 @@ export class Probes {
     },
   );
 
-  /** Runs HTTP probes from inside the lab; results come back in the order asked. */
+  /**
+   * Runs HTTP probes from inside the lab; results come back in the order asked. A probe that timed
+   * out (curl exit 28) is asked once more: with thousands of probes on a small machine a listener can
+   * miss one under load, while real faults fail the same way twice (a missing route fails at once, a
+   * NAT rule answers from the wrong address, a missing way back times out again).
+   */
   async http(probes: HttpProbe[]): Promise<HttpResult[]> {
+    const first = await this.httpOnce(probes);
+    const again = first.map((r, i) => (r.code === 28 ? i : -1)).filter((i) => i >= 0);
+    if (again.length === 0) return first;
+    const retried = await this.httpOnce(again.map((i) => probes[i]!));
+    again.forEach((i, j) => {
+      first[i] = retried[j]!;
+    });
+    return first;
+  }
+
+  private async httpOnce(probes: HttpProbe[]): Promise<HttpResult[]> {
     return Promise.all(
       probes.map(async (p) => {
         const source = p.from.startsWith('node:') ? '-' : p.from;
