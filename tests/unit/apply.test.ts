@@ -185,30 +185,38 @@ test('a node subnet taken by a concurrent lab is picked again, not reported as a
   t.is(runtime.networks.size, 1);
 });
 
-test('a signal during a step stops at once and removes everything, also what the step created afterwards', async (t) => {
-  const runtime = new FakeRuntime();
-  // CNI ADD takes a while, and the signal comes while it runs; meanwhile the pods' own
-  // containers are still being created.
-  let signalled = false;
-  runtime.delayOn = (call) => {
-    if (call.method === 'exec' && call.args?.[1] === 'cni') {
-      if (!signalled) setTimeout(() => process.emit('SIGINT', 'SIGINT'), 10);
-      signalled = true;
-      return 400;
-    }
-    return call.method === 'runContainer' ? 50 : 0;
-  };
-  const ctx = testContext(runtime);
-  const started = performance.now();
-  const error = await t.throwsAsync(up(ctx, { file: writeTopology(unpinned('stopped')) }), {
-    instanceOf: InterruptedError,
-  });
-  t.is(error!.exitCode, 130);
-  t.true(performance.now() - started < 3000);
-  t.is(runtime.containers.size, 0, `left: ${[...runtime.containers.values()].map((c) => c.name).join(', ')}`);
-  t.is(runtime.networks.size, 0);
-  t.regex(ctx.err.join('\n'), /SIGINT: stopping[\s\S]*up interrupted; removing what it created/);
-});
+// Serial: the signal reaches every up running in this process, so nothing else may run meanwhile.
+test.serial(
+  'a signal during a step stops at once and removes everything, also what the step created afterwards',
+  async (t) => {
+    const runtime = new FakeRuntime();
+    // CNI ADD takes a while, and the signal comes while it runs; meanwhile the pods' own
+    // containers are still being created.
+    let signalled = false;
+    runtime.delayOn = (call) => {
+      if (call.method === 'exec' && call.args?.[1] === 'cni') {
+        if (!signalled) setTimeout(() => process.emit('SIGINT', 'SIGINT'), 10);
+        signalled = true;
+        return 400;
+      }
+      return call.method === 'runContainer' ? 50 : 0;
+    };
+    const ctx = testContext(runtime);
+    const started = performance.now();
+    const error = await t.throwsAsync(up(ctx, { file: writeTopology(unpinned('stopped')) }), {
+      instanceOf: InterruptedError,
+    });
+    t.is(error!.exitCode, 130);
+    t.true(performance.now() - started < 3000);
+    t.is(
+      runtime.containers.size,
+      0,
+      `left: ${[...runtime.containers.values()].map((c) => c.name).join(', ')}`,
+    );
+    t.is(runtime.networks.size, 0);
+    t.regex(ctx.err.join('\n'), /SIGINT: stopping[\s\S]*up interrupted; removing what it created/);
+  },
+);
 
 test('removing a network retries while the engine still reports active endpoints', async (t) => {
   const runtime = new FakeRuntime();
