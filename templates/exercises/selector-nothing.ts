@@ -1,5 +1,5 @@
 import type { Exercise } from '../../src/exercises/exercise.js';
-import { loadRulesSteps, targetService } from './shared.js';
+import { loadRulesSteps, replanService, targetService } from './shared.js';
 
 const exercise: Exercise = {
   id: 'selector-nothing',
@@ -15,10 +15,8 @@ const exercise: Exercise = {
   ],
   async setup(lab) {
     const svc = targetService(lab);
-    const broken = lab.replan((t) => {
-      const s = t.services.find((x) => x.namespace === svc.namespace && x.name === svc.name)!;
+    const broken = replanService(lab, svc, (s) => {
       s.selector = { app: 'nobody-has-this-label' };
-      return t;
     });
     await lab.loadServiceRules(broken.serviceRules);
   },

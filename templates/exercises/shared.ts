@@ -1,6 +1,8 @@
 // Helpers the shipped exercises share: which Service, pod and nodes of the lab they break.
+
+import type { ServiceConfig } from '../../src/config/types.js';
 import type { ExerciseLab } from '../../src/exercises/api.js';
-import type { ServicePlan } from '../../src/plan/types.js';
+import type { LabPlan, ServicePlan } from '../../src/plan/types.js';
 
 /** The first Service of the lab with a selector, a TCP port and endpoints (in the example: bar/foo). */
 export function targetService(lab: ExerciseLab): ServicePlan {
@@ -51,4 +53,12 @@ export function loadRulesSteps(lab: ExerciseLab, rules: string): [string, ...str
     'sh',
     rules,
   ]);
+}
+
+/** The plan of the lab with one Service changed by `edit` (to break it on purpose). */
+export function replanService(lab: ExerciseLab, svc: ServicePlan, edit: (s: ServiceConfig) => void): LabPlan {
+  return lab.replan((t) => {
+    edit(t.services.find((x) => x.namespace === svc.namespace && x.name === svc.name)!);
+    return t;
+  });
 }

@@ -1,7 +1,16 @@
+import type { ExerciseLab } from '../../src/exercises/api.js';
 import type { Exercise } from '../../src/exercises/exercise.js';
-import { targetService } from './shared.js';
+import type { ServicePlan } from '../../src/plan/types.js';
+import { replanService, targetService } from './shared.js';
 
 const wrongPort = 8081;
+
+/** The lab's plan with the Service's ports sent to `wrongPort`: what setup loads, and what the fix repairs. */
+function brokenPlan(lab: ExerciseLab, svc: ServicePlan) {
+  return replanService(lab, svc, (s) => {
+    s.ports = s.ports.map((p) => ({ ...p, targetPort: wrongPort }));
+  });
+}
 
 const exercise: Exercise = {
   id: 'target-port',
@@ -17,11 +26,7 @@ const exercise: Exercise = {
   ],
   async setup(lab) {
     const svc = targetService(lab);
-    const broken = lab.replan((t) => {
-      const s = t.services.find((x) => x.namespace === svc.namespace && x.name === svc.name)!;
-      s.ports = s.ports.map((p) => ({ ...p, targetPort: wrongPort }));
-      return t;
-    });
+    const broken = brokenPlan(lab, svc);
     await lab.loadServiceRules(broken.serviceRules);
   },
   async check(lab) {
@@ -29,11 +34,7 @@ const exercise: Exercise = {
   },
   solution(lab) {
     const svc = targetService(lab);
-    const broken = lab.replan((t) => {
-      const s = t.services.find((x) => x.namespace === svc.namespace && x.name === svc.name)!;
-      s.ports = s.ports.map((p) => ({ ...p, targetPort: wrongPort }));
-      return t;
-    });
+    const broken = brokenPlan(lab, svc);
     // Each endpoint chain's second rule is its DNAT: point it at the port the pod listens on.
     const good = svc.ports.flatMap((p) => p.endpoints.map((e) => `${e.ip}:${e.port}`));
     const dnat = broken.serviceRules
