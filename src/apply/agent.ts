@@ -41,7 +41,7 @@ export interface PodLine {
   ip: string;
 }
 
-/** Where each node keeps the topology hash once `up` has finished. */
+/** Where each node keeps the topology hash once `up` has finished (podlab-agent's READY). */
 export const readyMarkerPath = '/run/podlab/ready';
 
 /** Splits `podlab-agent pods` output into the ready marker and the pods. */

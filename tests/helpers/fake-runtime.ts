@@ -1,3 +1,4 @@
+import { readyMarkerPath } from '../../src/apply/agent.js';
 import type { ContainerSpec, NetworkSpec } from '../../src/plan/types.js';
 import type {
   BuildRequest,
@@ -124,14 +125,14 @@ export class FakeRuntime implements Runtime {
           const pod = c.labels['io.podlab.pod']!;
           return JSON.stringify({ pod, pid: 100 + i, ip: this.podIps.get(pod) ?? '' });
         });
-      const ready = JSON.stringify({ ready: this.files.get(`${container}:/run/podlab/ready`) ?? '' });
+      const ready = JSON.stringify({ ready: this.files.get(`${container}:${readyMarkerPath}`) ?? '' });
       return { exitCode: 0, stdout: [ready, ...lines].join('\n'), stderr: '' };
     }
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'write-file') {
       this.files.set(`${container}:${cmd[2]}`, input);
     }
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'ready') {
-      this.files.set(`${container}:/run/podlab/ready`, cmd[2]!);
+      this.files.set(`${container}:${readyMarkerPath}`, cmd[2]!);
     }
     return { exitCode: 0, stdout: '', stderr: '' };
   }
