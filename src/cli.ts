@@ -63,8 +63,9 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
   program
     .command('test')
     .description("run the conformance checks that prove Kubernetes' networking rules on a running lab")
+    .argument('[name]', 'lab name')
     .addOption(file())
-    .option('--lab <name>', 'lab name')
+    .option('--lab <name>', 'lab name (the same as NAME)')
     .option('--only <id...>', 'run only these checks')
     .option('--reporter <name>', 'pretty, json, junit or tap', 'pretty')
     .option('--output <file>', 'write the report to a file (the pretty summary still prints)')

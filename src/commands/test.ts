@@ -39,13 +39,20 @@ export async function conformance(runtime: Runtime, lab: string, only?: string[]
   return runChecks({ runtime, state, probes, fetchFromHost }, selected);
 }
 
-/** `lab test`: exit 0 when every check passed (or was skipped), 1 when one failed. */
-export default async function test(ctx: CommandContext, options: TestOptions): Promise<number> {
+/** `lab test [NAME]`: exit 0 when every check passed (or was skipped), 1 when one failed. */
+export default async function test(
+  ctx: CommandContext,
+  name: string | undefined,
+  options: TestOptions,
+): Promise<number> {
   const reporter = (options.reporter ?? 'pretty') as ReporterName;
   if (!reporters.includes(reporter))
     throw new UsageError(`unknown reporter "${options.reporter}"`, `reporters are: ${reporters.join(', ')}`);
+  if (name && options.lab && name !== options.lab)
+    throw new UsageError(`two lab names: ${name} and --lab ${options.lab}`, 'give one of them');
+  const named = name ?? options.lab;
   const lab = await labName(ctx, {
-    ...(options.lab ? { name: options.lab } : {}),
+    ...(named ? { name: named } : {}),
     ...(options.file ? { file: options.file } : {}),
   });
   const started = performance.now();
