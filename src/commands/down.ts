@@ -1,6 +1,6 @@
 import { removeLab } from '../apply/remove.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { type CommandContext, labName } from './context.js';
+import { type CommandContext, count, labName } from './context.js';
 
 /** `lab down [NAME | -f FILE | --all]`: removes every labelled object; exit 0 also when there was nothing. */
 export default async function down(
@@ -18,7 +18,7 @@ export default async function down(
   if (removed.containers.length + removed.networks.length === 0) ctx.io.err(`${what}: nothing to remove`);
   else
     ctx.io.err(
-      `${what}: removed ${removed.containers.length} containers and ${removed.networks.length} networks`,
+      `${what}: removed ${count(removed.containers.length, 'container')} and ${count(removed.networks.length, 'network')}`,
     );
   return ExitCode.ok;
 }
