@@ -60,6 +60,9 @@ export class RuntimeError extends LabError {
   readonly exitCode = ExitCode.runtime;
 }
 
+/** No Docker engine answers at the address podlab uses (none runs, or it went away mid-command). */
+export class EngineUnreachableError extends RuntimeError {}
+
 /** A lab-level conflict: the lab runs with another topology, a subnet is taken, the lab is not up. */
 export class LabStateError extends LabError {
   readonly exitCode = ExitCode.invalid;

@@ -1,4 +1,4 @@
-import { messageOf, RuntimeError } from '../errors.js';
+import { EngineUnreachableError, messageOf, RuntimeError } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { engineConcurrency, mapLimit } from './limit.js';
@@ -41,14 +41,17 @@ async function removeNetwork(runtime: Runtime, id: string, lab: string | undefin
 export async function removeLab(runtime: Runtime, lab?: string): Promise<Removed> {
   const containers = await runtime.listContainers(labFilter(lab));
   const failures: string[] = [];
+  const errors: unknown[] = [];
+  const failed = (what: string) => (error: unknown) => {
+    errors.push(error);
+    failures.push(`${what}: ${messageOf(error)}`);
+  };
   // In stages: pod containers, then sandboxes, then nodes, so that nothing is removed while a
   // container that joined its namespaces is still being torn down.
   for (const stage of [0, 1, 2]) {
     const batch = containers.filter((c) => (order[c.labels[Label.role] ?? ''] ?? 0) === stage);
     await mapLimit(batch, engineConcurrency, async (c) => {
-      await runtime
-        .removeContainer(c.id)
-        .catch((error: unknown) => failures.push(`container ${c.name}: ${messageOf(error)}`));
+      await runtime.removeContainer(c.id).catch(failed(`container ${c.name}`));
     });
   }
   const networks = await runtime.listNetworks(labFilter(lab));
@@ -56,9 +59,12 @@ export async function removeLab(runtime: Runtime, lab?: string): Promise<Removed
   for (const n of networks) {
     await removeNetwork(runtime, n.id, lab).catch((error: unknown) => {
       stale ||= /active endpoints/.test(messageOf(error));
-      failures.push(`network ${n.name}: ${messageOf(error)}`);
+      failed(`network ${n.name}`)(error);
     });
   }
+  // The engine went away part-way: one line that says so, not one per object.
+  const gone = errors.find((e) => e instanceof EngineUnreachableError);
+  if (gone) throw gone;
   if (stale) {
     throw new RuntimeError(
       `could not remove everything of ${lab ? `lab ${lab}` : 'the labs'}:\n  ${failures.join('\n  ')}`,

@@ -107,7 +107,14 @@ export function renderStatus(state: LabState): string {
       `DNS: ${state.dns.clusterIP} → pod ${state.dns.pod} ${state.dns.podIP} on ${state.dns.node}${state.dns.ready ? '' : ' (not ready)'}`,
     );
   }
-  if (state.problems.length) lines.push('', 'problems:', ...state.problems.map((p) => `  - ${p}`));
+  if (state.problems.length)
+    lines.push(
+      '',
+      'problems:',
+      ...state.problems.map((p) => `  - ${p}`),
+      '',
+      `next: lab up with its file rebuilds it (removing what is left first) · lab down ${state.name} removes it`,
+    );
   return lines.join('\n');
 }
 

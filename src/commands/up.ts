@@ -2,7 +2,15 @@ import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { type Action, type ApplyContext, upActions } from '../apply/actions.js';
 import { removeLab } from '../apply/remove.js';
 import type { Topology } from '../config/types.js';
-import { ExitCode, InterruptedError, LabStateError, messageOf, SubnetTakenError } from '../errors.js';
+import {
+  EngineUnreachableError,
+  ExitCode,
+  InterruptedError,
+  LabStateError,
+  messageOf,
+  RuntimeError,
+  SubnetTakenError,
+} from '../errors.js';
 import { render, tally } from '../exercises/report.js';
 import { preflight } from '../host/doctor.js';
 import { acquireLock } from '../host/lock.js';
@@ -10,7 +18,7 @@ import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
-import { type CommandContext, type Io, loadFor } from './context.js';
+import { type CommandContext, count, type Io, loadFor } from './context.js';
 import { renderStatus, statusJson } from './status.js';
 import { planFor } from './up-plan.js';
 
@@ -73,10 +81,15 @@ async function upLocked(
       ctx.io.err(`lab ${topology.name} is already up; nothing to do`);
       return report(ctx, runtime, topology.name, options);
     }
-    const what = `${existing.containers.length} containers${existing.network ? ' and its network' : ''}`;
-    ctx.io.err(
-      `found leftovers of an earlier, unfinished run of lab ${topology.name} (${what}); removing them first`,
-    );
+    const what = `${count(existing.containers.length, 'container')}${existing.network ? ' and its network' : ''}`;
+    if (existing.containers.length > 0 && existing.containers.every((c) => c.state !== 'running'))
+      ctx.io.err(
+        `lab ${topology.name} is stopped (${what}, none running, as after an engine restart); removing it and building it again`,
+      );
+    else
+      ctx.io.err(
+        `found leftovers of an earlier, unfinished run of lab ${topology.name} (${what}); removing them first`,
+      );
     await removeLab(runtime, topology.name);
   }
 
@@ -103,7 +116,21 @@ async function upLocked(
       }
     }
   } catch (error) {
-    await rollback(ctx, runtime, topology.name, options, inflight, error);
+    const lost = await rollback(ctx, runtime, topology.name, options, inflight, error);
+    // While it shuts down, an engine answers some calls and not others: any sign that it went away counts.
+    const gone =
+      error instanceof InterruptedError
+        ? undefined
+        : error instanceof EngineUnreachableError
+          ? error.message
+          : (lost ?? (await engineGone(runtime)));
+    if (gone) {
+      throw new RuntimeError(
+        `the Docker engine went away during lab up: ${gone}${error instanceof EngineUnreachableError ? '' : `\n  its last answer: ${messageOf(error)}`}`,
+        `start it again, then remove what is left with: lab down ${topology.name} (or run lab up again: it clears the leftovers first)`,
+        { cause: error },
+      );
+    }
     throw error;
   } finally {
     stopOnSignal();
@@ -114,7 +141,8 @@ async function upLocked(
 /**
  * Removes what a failed or interrupted `up` created, unless --retain. Steps still running when a
  * signal came (container creates) may add containers after the first removal, so once they settle
- * the removal runs again. A cleanup error is reported, never thrown over the original one.
+ * the removal runs again. A cleanup error is reported, never thrown over the original one; returns
+ * why the engine could not be reached when that is what stopped the cleanup.
  */
 async function rollback(
   ctx: CommandContext,
@@ -123,13 +151,13 @@ async function rollback(
   options: UpOptions,
   inflight: Promise<unknown>[],
   error: unknown,
-): Promise<void> {
+): Promise<string | undefined> {
   const interrupted = error instanceof InterruptedError;
   if (options.retain) {
     ctx.io.err(
       `up ${interrupted ? 'interrupted' : 'failed'}; kept what it created (--retain). Remove it with: lab down ${lab}`,
     );
-    return;
+    return undefined;
   }
   ctx.io.err(
     `up ${interrupted ? 'interrupted' : 'failed'}; removing what it created (keep it with --retain)`,
@@ -144,7 +172,23 @@ async function rollback(
     if (!settled)
       ctx.io.err(`a step was still running after 30 s; if anything is left, run: lab down ${lab}`);
   } catch (cleanup) {
+    const gone = cleanup instanceof EngineUnreachableError ? cleanup.message : await engineGone(runtime);
+    if (gone) {
+      ctx.io.err('cleanup stopped: the Docker engine went away; what is left stays until it is back');
+      return gone;
+    }
     ctx.io.err(`cleanup failed too (${messageOf(cleanup)}); run: lab down ${lab}`);
+  }
+  return undefined;
+}
+
+/** Why the engine cannot be reached now; undefined when it answers (even with an error). */
+async function engineGone(runtime: Runtime): Promise<string | undefined> {
+  try {
+    await runtime.version();
+    return undefined;
+  } catch (error) {
+    return error instanceof EngineUnreachableError ? error.message : undefined;
   }
 }
 

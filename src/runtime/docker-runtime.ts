@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { RuntimeError } from '../errors.js';
+import { EngineUnreachableError, RuntimeError } from '../errors.js';
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
 import type {
   BuildRequest,
@@ -263,7 +263,7 @@ export class DockerRuntime implements Runtime {
   private wrap(what: string, error: unknown): RuntimeError {
     const e = error as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
     if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES') {
-      return new RuntimeError(
+      return new EngineUnreachableError(
         `no Docker engine at ${engineAddress()} (${e.code})`,
         e.code === 'EACCES'
           ? 'run as root or as a member of the docker group'

@@ -51,26 +51,37 @@ export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
   endpoints: (ServicePlan['endpoints'][number] & { ready: boolean })[];
 };
 
-/** Services and DNS of a lab, from the topology on its network (labels are written once, at up). */
-function servicesOf(
+/**
+ * Services and DNS of a lab, and the containers it should have but lacks, from the topology on its
+ * network (labels are written once, at up).
+ */
+function plannedOf(
   network: NetworkInfo | undefined,
   pods: PodState[],
-): Pick<LabState, 'services' | 'dns' | 'domain'> {
+  containers: ContainerInfo[],
+): Pick<LabState, 'services' | 'dns' | 'domain'> & { missing: string[] } {
   const text = network?.labels[Label.topology];
-  if (!network || !text) return { services: [], domain: '' };
+  if (!network || !text) return { services: [], domain: '', missing: [] };
   let topology: Topology;
   try {
     topology = JSON.parse(text) as Topology;
   } catch {
-    return { services: [], domain: '' };
+    return { services: [], domain: '', missing: [] };
   }
   const nodeSubnet = network.labels[Label.nodeSubnet];
-  if (!nodeSubnet) return { services: [], domain: topology.cluster.domain };
+  if (!nodeSubnet) return { services: [], domain: topology.cluster.domain, missing: [] };
   const plan = planLab(topology, {
     nodeSubnet,
     nodeImage: network.labels[Label.image] ?? '',
     cniTemplate: {},
   });
+  const present = new Set(containers.map((c) => c.name));
+  const missing = [
+    ...plan.nodes.map((n) => n.container),
+    ...plan.pods.flatMap((p) => [p.sandbox, ...p.containers]),
+  ]
+    .map((c) => c.name)
+    .filter((name) => !present.has(name));
   const ready = (key: string, ip: string) =>
     pods.some((p) => `${p.namespace}/${p.name}` === key && p.state === 'running' && p.ip === ip);
   return {
@@ -80,6 +91,7 @@ function servicesOf(
     })),
     dns: { ...plan.dns, ready: ready(plan.dns.pod, plan.dns.podIP) },
     domain: plan.domain,
+    missing,
   };
 }
 
@@ -163,6 +175,8 @@ export async function observeLab(
   for (const p of pods)
     if (options.podIPs !== false && p.state === 'running' && !p.ip)
       problems.push(`pod ${p.namespace}/${p.name} has no IP`);
+  const { missing, ...planned } = plannedOf(network, pods, containers);
+  for (const name of missing) problems.push(`${name} is missing`);
   return {
     name: lab,
     topologyHash,
@@ -172,7 +186,7 @@ export async function observeLab(
     pods,
     containers,
     problems,
-    ...servicesOf(network, pods),
+    ...planned,
   };
 }
 

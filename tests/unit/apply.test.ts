@@ -1,7 +1,8 @@
 import test from 'ava';
 import { removeLab } from '../../src/apply/remove.js';
 import up from '../../src/commands/up.js';
-import { InterruptedError, LabStateError, RuntimeError } from '../../src/errors.js';
+import { EngineUnreachableError, InterruptedError, LabStateError, RuntimeError } from '../../src/errors.js';
+import { observeLab } from '../../src/state/observe.js';
 import { testContext, writeTopology } from '../helpers/context.js';
 import { type Call, FakeRuntime } from '../helpers/fake-runtime.js';
 
@@ -13,6 +14,9 @@ pods:
   - {name: web, replicas: 3, labels: {app: web}, containers: [{name: s, command: [podlab-echo]}, {name: t}]}
   - {name: solo, node: a}
 ${extra}`;
+
+// Every up in this process listens for SIGINT and SIGTERM while it runs, and these tests run many at once.
+process.setMaxListeners(32);
 
 const execs = (calls: Call[]) =>
   calls.filter((c) => c.method === 'exec').map((c) => `${c.target} ${c.args!.slice(1, 3).join(' ')}`);
@@ -158,6 +162,79 @@ test('removal keeps going past a failure and reports it', async (t) => {
     [...runtime.containers.values()].map((c) => c.name),
     ['podlab-stuck-a'],
   );
+});
+
+test('an engine that goes away during up: one clear error that says how to clean up once it is back', async (t) => {
+  const runtime = new FakeRuntime();
+  let gone = false;
+  runtime.failOn = (call) => {
+    if (call.method === 'runContainer' && call.target === 'podlab-lost-default.web-1') gone = true;
+    return gone ? new EngineUnreachableError('no Docker engine at /fake.sock (ENOENT)') : undefined;
+  };
+  const ctx = testContext(runtime);
+  const error = await t.throwsAsync(up(ctx, { file: writeTopology(topology('lost')) }), {
+    instanceOf: RuntimeError,
+  });
+  t.is(error!.message, 'the Docker engine went away during lab up: no Docker engine at /fake.sock (ENOENT)');
+  t.regex(error!.hint!, /start it again, then remove what is left with: lab down lost/);
+  t.regex(
+    ctx.err.join('\n'),
+    /cleanup stopped: the Docker engine went away; what is left stays until it is back/,
+  );
+  t.notRegex(ctx.err.join('\n'), /cleanup failed too/);
+});
+
+test('an engine shutting down (it fails a start, then refuses the cleanup, yet still answers version) is named as the cause', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.failOn = (call) => {
+    if (call.method === 'runContainer' && call.target === 'podlab-stopping-default.web-1')
+      return new RuntimeError(
+        'could not start container podlab-stopping-default.web-1: OCI runtime create failed',
+      );
+    if (call.method === 'removeContainer')
+      return new EngineUnreachableError('no Docker engine at /fake.sock (ENOENT)');
+    return undefined;
+  };
+  const ctx = testContext(runtime);
+  const error = await t.throwsAsync(up(ctx, { file: writeTopology(topology('stopping')) }), {
+    instanceOf: RuntimeError,
+  });
+  t.is(
+    error!.message,
+    'the Docker engine went away during lab up: no Docker engine at /fake.sock (ENOENT)\n  its last answer: could not start container podlab-stopping-default.web-1: OCI runtime create failed',
+  );
+  t.regex(ctx.err.join('\n'), /cleanup stopped: the Docker engine went away/);
+});
+
+test('removal with the engine gone part-way fails with that one error, not one line per object', async (t) => {
+  const runtime = new FakeRuntime();
+  await up(testContext(runtime), { file: writeTopology(topology('halfway')) });
+  let removed = 0;
+  runtime.failOn = (call) =>
+    call.method === 'removeContainer' && ++removed > 4
+      ? new EngineUnreachableError('no Docker engine at /fake.sock (ECONNREFUSED)')
+      : undefined;
+  const error = await t.throwsAsync(removeLab(runtime, 'halfway'), { instanceOf: EngineUnreachableError });
+  t.is(error!.message, 'no Docker engine at /fake.sock (ECONNREFUSED)');
+});
+
+test('a lab whose containers all stopped is reported with what is missing, then rebuilt by up', async (t) => {
+  const runtime = new FakeRuntime();
+  const file = writeTopology(topology('stopped'));
+  await up(testContext(runtime), { file });
+  for (const c of runtime.containers.values()) c.state = 'exited';
+  const gone = [...runtime.containers.values()].find((c) => c.name === 'podlab-stopped-default.solo')!;
+  runtime.containers.delete(gone.id);
+  const state = (await observeLab(runtime, 'stopped'))!;
+  t.true(state.problems.includes('podlab-stopped-a is exited'));
+  t.true(state.problems.includes('podlab-stopped-default.solo is missing'));
+  const ctx = testContext(runtime);
+  t.is(await up(ctx, { file }), 0);
+  t.regex(
+    ctx.err.join('\n'),
+    /lab stopped is stopped \(15 containers and its network, none running, as after an engine restart\); removing it and building it again/,
+  );
+  t.deepEqual((await observeLab(runtime, 'stopped'))!.problems, []);
 });
 
 const unpinned = (name: string) => `apiVersion: podlab/v1
