@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -86,6 +86,50 @@ export type StatusJson = ReturnType<typeof statusJson>;
 
 export async function status(t: ExecutionContext, name: string): Promise<StatusJson> {
   return JSON.parse((await labOk(t, ['status', name, '--json'])).stdout) as StatusJson;
+}
+
+/** How many containers and networks carry the lab's label. */
+export async function leftovers(name: string): Promise<number> {
+  const runtime = await engine();
+  return (
+    (await runtime.listContainers({ 'io.podlab.lab': name })).length +
+    (await runtime.listNetworks({ 'io.podlab.lab': name })).length
+  );
+}
+
+/**
+ * Starts `lab up`; `reached` resolves once its progress shows `step` (the simple renderer prints
+ * "❯ <title>"), and rejects if up ends first.
+ */
+export function upUntil(
+  file: string,
+  step: RegExp,
+): {
+  child: ChildProcessWithoutNullStreams;
+  reached: Promise<void>;
+  done: Promise<{ code: number | null; signal: string | null; stderr: string }>;
+} {
+  const child = spawn(join(process.cwd(), 'lab'), ['up', '-f', file], {
+    env: { ...process.env, PODLAB_PULL: 'never', CI: 'true' },
+  });
+  let stderr = '';
+  let settle: (error?: Error) => void;
+  const reached = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error ? reject(error) : resolve());
+  });
+  reached.catch(() => {});
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+    if (step.test(stderr)) settle();
+  });
+  child.stdout.resume();
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) =>
+    child.on('close', (code, signal) => {
+      settle(new Error(`lab up ended (${code ?? signal}) before ${step.source}:\n${stderr}`));
+      r({ code, signal, stderr });
+    }),
+  );
+  return { child, reached, done };
 }
 
 /** What podlab-echo answers. */

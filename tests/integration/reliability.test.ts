@@ -1,10 +1,10 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import Docker from 'dockerode';
 import { writeTopology } from '../helpers/context.js';
-import { clearLab, engine, exampleAs, lab, labOk, status } from '../helpers/lab.js';
+import { clearLab, engine, exampleAs, lab, labOk, leftovers, status, upUntil } from '../helpers/lab.js';
 
 // This file's own labs and subnets: itest-rel-* on 172.31.249.0/24 and 172.31.250.0/24, and labs
 // whose node subnet podlab picks itself.
@@ -14,42 +14,6 @@ const twice = 'itest-rel-twice';
 const auto = ['itest-rel-auto-a', 'itest-rel-auto-b', 'itest-rel-auto-c'];
 const collideNet = 'itest-rel-collide';
 const all = [interrupted, crashed, twice, ...auto, 'itest-rel-hostile'];
-
-async function leftovers(name: string): Promise<number> {
-  const runtime = await engine();
-  return (
-    (await runtime.listContainers({ 'io.podlab.lab': name })).length +
-    (await runtime.listNetworks({ 'io.podlab.lab': name })).length
-  );
-}
-
-/** Starts `lab up` and resolves once its progress shows `step` (the simple renderer prints "❯ <title>"). */
-function upUntil(
-  file: string,
-  step: RegExp,
-): {
-  child: ChildProcessWithoutNullStreams;
-  reached: Promise<void>;
-  done: Promise<{ code: number | null; signal: string | null; stderr: string }>;
-} {
-  const child = spawn(join(process.cwd(), 'lab'), ['up', '-f', file], {
-    env: { ...process.env, PODLAB_PULL: 'never', CI: 'true' },
-  });
-  let stderr = '';
-  let resolveReached: () => void;
-  const reached = new Promise<void>((r) => {
-    resolveReached = r;
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d;
-    if (step.test(stderr)) resolveReached();
-  });
-  child.stdout.resume();
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) =>
-    child.on('close', (code, signal) => r({ code, signal, stderr })),
-  );
-  return { child, reached, done };
-}
 
 async function removeCollideNet(): Promise<void> {
   await new Docker()
