@@ -33,19 +33,24 @@ test.after.always(async () => {
   await removeCollideNet();
 });
 
-for (const step of [/❯ Starting nodes/, /❯ Creating pods/, /❯ Waiting until every pod/]) {
+for (const [step, signal] of [
+  [/❯ Starting nodes/, 'SIGINT'],
+  [/❯ Creating pods/, 'SIGINT'],
+  [/❯ Creating pods/, 'SIGTERM'],
+  [/❯ Waiting until every pod/, 'SIGINT'],
+] as const) {
   test.serial(
-    `SIGINT during a first up (at "${step.source.slice(2)}") removes what it created and exits 130`,
+    `${signal} during a first up (at "${step.source.slice(2)}") removes what it created and exits 130`,
     async (t) => {
       const file = exampleAs(interrupted, '172.31.249.0/24');
       const run = upUntil(file, step);
       await run.reached;
       const sent = Date.now();
-      run.child.kill('SIGINT');
+      run.child.kill(signal);
       const { code, stderr } = await run.done;
       t.is(code, 130, stderr);
       t.true(Date.now() - sent < 20_000, `took ${Date.now() - sent} ms`);
-      t.regex(stderr, /SIGINT: stopping, and removing what this run created/);
+      t.regex(stderr, new RegExp(`${signal}: stopping, and removing what this run created`));
       t.is(await leftovers(interrupted), 0);
     },
   );
