@@ -47,6 +47,13 @@ const pass = (expected: string, seen: string, evidence: string[] = []): CheckOut
   seen,
   evidence,
 });
+const fail = (expected: string, seen: string, evidence: string[], hint?: string): CheckOutcome => ({
+  status: 'failed',
+  expected,
+  seen,
+  evidence,
+  ...(hint ? { hint } : {}),
+});
 const skip = (expected: string, why: string): CheckOutcome => ({
   status: 'skipped',
   expected,
@@ -165,13 +172,12 @@ async function probeNoNat(
     ctx,
     failures.map(({ r, p }) => ({ node: p.node, r, target: p.target, source: p.peer })),
   );
-  return {
-    status: 'failed',
+  return fail(
     expected,
-    seen: `${failures.length} of ${probes.length} probes failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}`,
+    `${failures.length} of ${probes.length} probes failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}`,
     evidence,
     hint,
-  };
+  );
 }
 
 /** Services that kube-proxy programs and that have endpoints; kube-dns is checked by the DNS checks. */
@@ -283,13 +289,12 @@ export const checks: Check[] = [
         }
       }
       return failures.length
-        ? {
-            status: 'failed',
+        ? fail(
             expected,
-            seen: failures.join('\n'),
-            evidence: seen,
-            hint: 'a container that does not share the pod’s namespace was not started with --network container:<sandbox>',
-          }
+            failures.join('\n'),
+            seen,
+            'a container that does not share the pod’s namespace was not started with --network container:<sandbox>',
+          )
         : pass(expected, `${seen.length} containers of ${pods.length} pods share localhost`, seen);
     },
   },
@@ -315,13 +320,12 @@ export const checks: Check[] = [
         }),
       );
       return missing.length
-        ? {
-            status: 'failed',
+        ? fail(
             expected,
-            seen: missing.join('\n'),
+            missing.join('\n'),
             evidence,
-            hint: 'add it back: lab exec NODE -- ip route add <range> via <node IP>',
-          }
+            'add it back: lab exec NODE -- ip route add <range> via <node IP>',
+          )
         : pass(expected, `${ctx.state.nodes.length} nodes each route every other node's pod range`);
     },
   },
@@ -391,13 +395,12 @@ export const checks: Check[] = [
           .slice(0, 30)
           .join('\n')}`,
       );
-      return {
-        status: 'failed',
+      return fail(
         expected,
-        seen: problems.join('\n'),
+        problems.join('\n'),
         evidence,
-        hint: 'compare the KUBE-SERVICES / KUBE-SVC-* / KUBE-SEP-* rules with the Service: its ClusterIP, port, endpoints and target ports',
-      };
+        'compare the KUBE-SERVICES / KUBE-SVC-* / KUBE-SEP-* rules with the Service: its ClusterIP, port, endpoints and target ports',
+      );
     },
   },
   {
@@ -425,13 +428,12 @@ export const checks: Check[] = [
       );
       const failures = results.filter((r): r is string => r !== undefined);
       return failures.length
-        ? {
-            status: 'failed',
+        ? fail(
             expected,
-            seen: failures.join('\n'),
-            evidence: [],
-            hint: 'look for the port in KUBE-NODEPORTS on that node: lab exec NODE -- iptables -t nat -S KUBE-NODEPORTS',
-          }
+            failures.join('\n'),
+            [],
+            'look for the port in KUBE-NODEPORTS on that node: lab exec NODE -- iptables -t nat -S KUBE-NODEPORTS',
+          )
         : pass(expected, `${targets.length} of ${targets.length} node ports answered`);
     },
   },
@@ -514,13 +516,7 @@ export const checks: Check[] = [
         if (problems.length) wrong.push(`${key(p)}: ${problems.join(', ')}`);
       }
       return wrong.length
-        ? {
-            status: 'failed',
-            expected,
-            seen: wrong.join('\n'),
-            evidence: [],
-            hint: 'read it: lab exec NS/POD -- cat /etc/resolv.conf',
-          }
+        ? fail(expected, wrong.join('\n'), [], 'read it: lab exec NS/POD -- cat /etc/resolv.conf')
         : pass(expected, `${running(ctx.state).length} pods have the kubelet's resolver`);
     },
   },
@@ -549,13 +545,12 @@ export const checks: Check[] = [
           );
       }
       return problems.length
-        ? {
-            status: 'failed',
+        ? fail(
             expected,
-            seen: problems.join('\n'),
-            evidence: [],
-            hint: `look at the DNS pod: lab exec ${dns.pod} -- ps; and the kube-dns rules: lab exec ${dns.node} -- iptables -t nat -S KUBE-SERVICES`,
-          }
+            problems.join('\n'),
+            [],
+            `look at the DNS pod: lab exec ${dns.pod} -- ps; and the kube-dns rules: lab exec ${dns.node} -- iptables -t nat -S KUBE-SERVICES`,
+          )
         : pass(
             expected,
             `${dns.pod} at ${pod!.ip} (node ${dns.node}, ${node!.podCIDR}) answers at ${dns.clusterIP}`,
@@ -603,13 +598,12 @@ async function judgeResolution(
     }
   });
   return wrong.length
-    ? {
-        status: 'failed',
+    ? fail(
         expected,
-        seen: wrong.join('\n'),
-        evidence: [],
-        hint: `see what the resolver tries: lab dns NAME --from ${queries[0]!.from}`,
-      }
+        wrong.join('\n'),
+        [],
+        `see what the resolver tries: lab dns NAME --from ${queries[0]!.from}`,
+      )
     : pass(expected, `${queries.length} lookups answered as expected`);
 }
 
@@ -622,12 +616,7 @@ export async function runChecks(ctx: CheckContext, selected: Check[] = checks): 
       try {
         outcome = await check.run(ctx);
       } catch (error) {
-        outcome = {
-          status: 'failed',
-          expected: check.rule,
-          seen: `the check could not run: ${(error as Error).message}`,
-          evidence: [],
-        };
+        outcome = fail(check.rule, `the check could not run: ${(error as Error).message}`, []);
       }
       return {
         id: check.id,
