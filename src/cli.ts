@@ -59,6 +59,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .addOption(file())
     .option('--lab <name>', 'lab name')
     .option('-i, --interactive', 'pass standard input to the command')
+    .option('-t, --tty', 'run the command on a terminal (-it for a shell)')
     .action(run(() => import('./commands/exec.js')));
   program
     .command('test')

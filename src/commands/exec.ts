@@ -1,6 +1,6 @@
 import { LabStateError, UsageError } from '../errors.js';
 import { Label } from '../labels.js';
-import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
+import type { ContainerInfo, Runtime, TerminalSize, TtyOptions } from '../runtime/runtime.js';
 import { type CommandContext, labName } from './context.js';
 
 /** Finds the container a target names: NODE, NS/POD (its first container) or NS/POD/CONTAINER. */
@@ -48,12 +48,38 @@ export async function labContainers(
   return { lab, runtime, containers };
 }
 
+/**
+ * The local side of `lab exec -t`: the terminal's size and its resizes when stdout is a terminal,
+ * and stdin in raw mode while an interactive command runs (keys such as Ctrl-C go to the command).
+ */
+function localTerminal(interactive: boolean): { tty: TtyOptions; restore(): void } {
+  const out = process.stdout;
+  const size = (): TerminalSize => ({ columns: out.columns, rows: out.rows });
+  const raw = interactive && process.stdin.isTTY;
+  if (raw) process.stdin.setRawMode(true);
+  return {
+    tty: out.isTTY
+      ? {
+          size: size(),
+          onResize(listener) {
+            const resized = () => listener(size());
+            out.on('resize', resized);
+            return () => out.off('resize', resized);
+          },
+        }
+      : {},
+    restore: () => {
+      if (raw) process.stdin.setRawMode(false);
+    },
+  };
+}
+
 /** `lab exec TARGET -- CMD…`: stdout, stderr and the exit code pass through. */
 export default async function exec(
   ctx: CommandContext,
   target: string,
   command: string[],
-  options: { file?: string; lab?: string; interactive?: boolean },
+  options: { file?: string; lab?: string; interactive?: boolean; tty?: boolean },
 ): Promise<number> {
   const { lab, runtime, containers } = await labContainers(ctx, options);
   const container = resolveTarget(containers, target, lab);
@@ -62,9 +88,17 @@ export default async function exec(
       `${target} is ${container.state}, not running`,
       `lab status ${lab} shows the lab's state`,
     );
-  const result = await runtime.exec(container.name, command, {
-    sinks: { stdout: process.stdout, stderr: process.stderr },
-    ...(options.interactive ? { stdin: process.stdin } : {}),
-  });
-  return result.exitCode;
+  const terminal = options.tty ? localTerminal(options.interactive === true) : undefined;
+  try {
+    const result = await runtime.exec(container.name, command, {
+      sinks: { stdout: process.stdout, stderr: process.stderr },
+      ...(options.interactive ? { stdin: process.stdin } : {}),
+      ...(terminal ? { tty: terminal.tty } : {}),
+    });
+    return result.exitCode;
+  } finally {
+    terminal?.restore();
+    // The command has ended: stop reading what the user may still type, so that lab exits now.
+    if (options.interactive) process.stdin.destroy();
+  }
 }

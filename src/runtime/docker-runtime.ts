@@ -10,6 +10,7 @@ import type {
   ExecResult,
   NetworkInfo,
   Runtime,
+  TerminalSize,
 } from './runtime.js';
 
 /** The engine podlab talks to: DOCKER_HOST when set, else the local socket. */
@@ -149,6 +150,7 @@ export class DockerRuntime implements Runtime {
 
   async exec(container: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const what = `run ${cmd[0]} in ${container}`;
+    const { tty } = options;
     const exec = await this.call(what, () =>
       this.docker.getContainer(container).exec({
         Cmd: cmd,
@@ -156,17 +158,23 @@ export class DockerRuntime implements Runtime {
         AttachStdout: true,
         AttachStderr: true,
         AttachStdin: options.stdin !== undefined,
+        Tty: tty !== undefined,
       }),
     );
     const stream = await this.call(what, () =>
-      exec.start({ hijack: true, stdin: options.stdin !== undefined }),
+      exec.start({ hijack: true, stdin: options.stdin !== undefined, Tty: tty !== undefined }),
     );
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const stdout = options.sinks?.stdout ?? collect(out);
     const stderr = options.sinks?.stderr ?? collect(err);
+    // A terminal's output is one raw stream; otherwise stdout and stderr come multiplexed.
+    if (tty) stream.pipe(stdout as NodeJS.WritableStream, { end: false });
+    else this.docker.modem.demuxStream(stream, stdout, stderr);
+    const resize = (size: TerminalSize) => exec.resize({ h: size.rows, w: size.columns }).catch(() => {});
+    if (tty?.size) await resize(tty.size);
+    const stopResizing = tty?.onResize?.(resize);
     await new Promise<void>((resolve, reject) => {
-      this.docker.modem.demuxStream(stream, stdout, stderr);
       stream.on('end', resolve);
       stream.on('close', resolve);
       stream.on('error', reject);
@@ -174,7 +182,7 @@ export class DockerRuntime implements Runtime {
         options.stdin.pipe(stream as unknown as NodeJS.WritableStream, { end: false });
         options.stdin.on('end', () => (stream as unknown as { end(): void }).end());
       }
-    });
+    }).finally(() => stopResizing?.());
     const info = await this.call(what, () => exec.inspect());
     return {
       exitCode: info.ExitCode ?? -1,

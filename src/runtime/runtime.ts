@@ -39,6 +39,21 @@ export interface ExecOptions {
   sinks?: ExecSinks;
   /** Bytes to send to the command's standard input. */
   stdin?: NodeJS.ReadableStream;
+  /** Run the command on a terminal (output then comes on stdout alone, as from `docker exec -t`). */
+  tty?: TtyOptions;
+}
+
+/** A terminal's size in characters. */
+export interface TerminalSize {
+  columns: number;
+  rows: number;
+}
+
+/** The terminal an exec gets: its size, and how to learn when the local one is resized. */
+export interface TtyOptions {
+  size?: TerminalSize;
+  /** Registers a listener for size changes; returns what unregisters it. */
+  onResize?(listener: (size: TerminalSize) => void): () => void;
 }
 
 export interface ExecResult {

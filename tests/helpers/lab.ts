@@ -18,15 +18,16 @@ export interface LabRun {
 /** Runs the `lab` executable exactly as a user would. */
 export function lab(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
 ): Promise<LabRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(join(process.cwd(), 'lab'), args, {
       cwd: options.cwd ?? process.cwd(),
       env: { ...process.env, PODLAB_PULL: 'never', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: 'pipe',
     });
+    child.stdin.end(options.input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import test from 'ava';
 import Docker from 'dockerode';
 import { contains, parseCidr, parseIp } from '../../src/net/ipv4.js';
@@ -181,6 +182,56 @@ test.serial('lab exec passes the exit code and stderr through', async (t) => {
   t.is(missing.code, 2);
   t.regex(missing.stderr, /lab itest-core has no pod bar\/nope/);
 });
+
+test.serial('lab exec -i passes standard input; -t runs the command on a terminal', async (t) => {
+  const read = await lab(
+    ['exec', '-f', file, '-i', 'bar/client', '--', 'sh', '-c', 'read x; echo "got $x"'],
+    {
+      input: 'hello\n',
+    },
+  );
+  t.is(read.stdout, 'got hello\n', read.stderr);
+  const plain = await lab(['exec', '-f', file, 'bar/client', '--', 'tty']);
+  t.is(plain.code, 1);
+  t.is(plain.stdout, 'not a tty\n');
+  const onTerminal = await lab(['exec', '-f', file, '-t', 'bar/client', '--', 'tty']);
+  t.is(onTerminal.code, 0, onTerminal.stderr);
+  t.regex(onTerminal.stdout, /^\/dev\/pts\/\d+\r?\n$/);
+});
+
+test.serial(
+  'lab exec -it on a real terminal: a shell gets its size and keys, and its exit code comes back',
+  async (t) => {
+    // script(1) gives lab a pseudo-terminal of 45 rows and 123 columns; the keys arrive as typed.
+    const command = `stty rows 45 cols 123; ${join(process.cwd(), 'lab')} exec -f ${file} -it bar/client -- sh`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, PODLAB_PULL: 'never' },
+    });
+    let out = '';
+    const seen: { pattern: RegExp; resolve: () => void }[] = [];
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      for (const w of seen) if (w.pattern.test(out)) w.resolve();
+    });
+    child.stderr.resume();
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    // Resolves once the output shows `pattern`; rejects if the shell ends first.
+    const when = (pattern: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        seen.push({ pattern, resolve });
+        if (pattern.test(out)) resolve();
+        void closed.then(() => reject(new Error(`the shell ended before printing ${pattern}:\n${out}`)));
+      });
+    await when(/# $/);
+    child.stdin.write('stty size; echo "sum $((40+2))"\r');
+    await when(/sum 42/);
+    child.stdin.write('exit 5\r');
+    const code = await closed;
+    t.is(code, 5, out);
+    t.regex(out, /\b45 123\b/);
+    t.regex(out, /sum 42/);
+  },
+);
 
 test.serial('up again does nothing; the same name with another topology is refused', async (t) => {
   const again = await labOk(t, ['up', '-f', file]);
