@@ -3,6 +3,7 @@ import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import { type CheckResult, checks, runChecks } from '../exercises/checks.js';
 import { Probes } from '../exercises/probes.js';
 import { type ReporterName, render, reporters, tally } from '../exercises/report.js';
+import { neighbourWarning } from '../host/doctor.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { type CommandContext, labName } from './context.js';
@@ -23,7 +24,12 @@ export async function fetchFromHost(url: string): Promise<string> {
 }
 
 /** Runs the conformance checks against a running lab. */
-export async function conformance(runtime: Runtime, lab: string, only?: string[]): Promise<CheckResult[]> {
+export async function conformance(
+  runtime: Runtime,
+  lab: string,
+  only?: string[],
+  warn: (text: string) => void = () => {},
+): Promise<CheckResult[]> {
   const unknown = (only ?? []).filter((id) => !checks.some((c) => c.id === id));
   if (unknown.length) {
     throw new UsageError(
@@ -33,6 +39,12 @@ export async function conformance(runtime: Runtime, lab: string, only?: string[]
   }
   const state = await observeLab(runtime, lab);
   if (!state) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
+  const crowded = await neighbourWarning(
+    lab,
+    state.nodes.map((n) => state.pods.filter((p) => p.node === n.name).length),
+  );
+  if (crowded)
+    warn(`warning: ${crowded.message}; a check that fails so may be this, not the lab\n  → ${crowded.fix}`);
   const probes = new Probes(runtime, state);
   await probes.serve();
   const selected = only?.length ? checks.filter((c) => only.includes(c.id)) : checks;
@@ -56,7 +68,7 @@ export default async function test(
     ...(options.file ? { file: options.file } : {}),
   });
   const started = performance.now();
-  const results = await conformance(ctx.runtime(), lab, options.only);
+  const results = await conformance(ctx.runtime(), lab, options.only, ctx.io.err);
   const report = render(reporter, lab, results, ctx.io.interactive);
   if (options.output) {
     await writeFile(options.output, `${report}\n`);

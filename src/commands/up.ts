@@ -12,7 +12,7 @@ import {
   SubnetTakenError,
 } from '../errors.js';
 import { render, tally } from '../exercises/report.js';
-import { preflight } from '../host/doctor.js';
+import { neighbourWarning, preflight } from '../host/doctor.js';
 import { acquireLock } from '../host/lock.js';
 import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { LabPlan } from '../plan/types.js';
@@ -92,6 +92,12 @@ async function upLocked(
       );
     await removeLab(runtime, topology.name);
   }
+
+  const crowded = await neighbourWarning(
+    topology.name,
+    plan.nodes.map((n) => plan.pods.filter((p) => p.node === n.name).length),
+  );
+  if (crowded) ctx.io.err(`warning: ${crowded.message}\n  → ${crowded.fix}`);
 
   const abort = new AbortController();
   const inflight: Promise<unknown>[] = [];

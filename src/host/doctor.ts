@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { messageOf, RuntimeError } from '../errors.js';
+import { neighbourEntries, neighbourFix, nodesThatFit } from '../plan/neighbours.js';
 import { pickNodeSubnet } from '../plan/subnets.js';
 import { engineAddress } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -72,6 +73,38 @@ export async function fastFindings(): Promise<Finding[]> {
     );
   }
   return out;
+}
+
+/** The kernel's hard limit of IPv4 neighbour entries (all namespaces), when the engine runs here. */
+async function neighbourLimit(): Promise<number | undefined> {
+  if (!engineIsLocal()) return undefined;
+  const limit = Number(await read('/proc/sys/net/ipv4/neigh/default/gc_thresh3'));
+  return Number.isInteger(limit) && limit > 0 ? limit : undefined;
+}
+
+/** Neighbour entries in use now, in all namespaces (the first column of /proc/net/stat/arp_cache). */
+async function neighboursInUse(): Promise<number | undefined> {
+  const hex = (await read('/proc/net/stat/arp_cache'))?.split('\n')[1]?.trim().split(/\s+/)[0];
+  return hex ? Number.parseInt(hex, 16) : undefined;
+}
+
+/**
+ * What `up` and `test` print when a lab with this many pods per node needs more neighbour (ARP)
+ * entries than the kernel keeps; undefined when it fits or the limit cannot be read here. `known`:
+ * the limit, instead of this host's.
+ */
+export async function neighbourWarning(
+  lab: string,
+  podsPerNode: number[],
+  known?: number,
+): Promise<{ message: string; fix: string } | undefined> {
+  const limit = known ?? (await neighbourLimit());
+  const needed = neighbourEntries(podsPerNode);
+  if (limit === undefined || needed <= limit * 0.9) return undefined;
+  return {
+    message: `lab ${lab} needs about ${needed} neighbour (ARP) entries when its nodes and pods all talk; the kernel keeps at most ${limit} for all labs together (net.ipv4.neigh.default.gc_thresh3), so under load connections fail with "No route to host"`,
+    fix: neighbourFix(needed),
+  };
 }
 
 /** Fails `lab up` early, with every fix, when a fast check fails. */
@@ -178,6 +211,25 @@ export async function doctor(runtime: Runtime): Promise<Finding[]> {
             },
       );
     }
+  }
+  const limit = await neighbourLimit();
+  if (limit !== undefined) {
+    const inUse = await neighboursInUse();
+    const room = `room for about ${nodesThatFit(limit)} nodes of 3 pods each, all talking`;
+    findings.push(
+      inUse !== undefined && inUse > limit * 0.9
+        ? {
+            id: 'neighbour-table',
+            status: 'warn',
+            detail: `${inUse} of the kernel's ${limit} neighbour (ARP) entries are in use: new connections may fail with "No route to host"`,
+            fix: neighbourFix(limit),
+          }
+        : {
+            id: 'neighbour-table',
+            status: 'ok',
+            detail: `the kernel keeps ${limit} neighbour (ARP) entries for all labs (${inUse ?? '?'} in use): ${room}`,
+          },
+    );
   }
   try {
     const taken = (await hostRoutes()).map((cidr) => ({ cidr, owner: `host route ${cidr}` }));

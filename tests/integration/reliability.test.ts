@@ -285,6 +285,7 @@ test('lab doctor checks the host and passes here', async (t) => {
     'ip-forwarding',
     'iptables',
     'forward-policy',
+    'neighbour-table',
     'free-subnets',
   ])
     t.true(ids.includes(id), id);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parseTopology } from '../../src/config/load.js';
+import { neighbourWarning } from '../../src/host/doctor.js';
+import { neighbourEntries, neighbourFix, neighbourLimits, nodesThatFit } from '../../src/plan/neighbours.js';
 import { planLab, topologyHash } from '../../src/plan/plan.js';
 
 const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
@@ -192,4 +194,30 @@ test('planning is pure: the same inputs give the same plan', (t) => {
     planLab(topology, { nodeSubnet: '172.31.9.0/24', nodeImage: 'podlab-node:test', cniTemplate: template }),
     plan,
   );
+});
+
+test('neighbour entries: one per node pair, per node for the host and its gateway, per pod twice, and pods of a node among themselves', (t) => {
+  t.is(neighbourEntries([2, 2, 2]), 3 * 2 + 2 * 3 + 2 * 6 + 3 * 2);
+  // bench L: 30 nodes, 91 pods. While lab test ran there, the kernel held at most 1121 entries.
+  const l = neighbourEntries([...Array(29).fill(3), 4]);
+  t.is(l, 870 + 60 + 182 + 29 * 6 + 12);
+  t.true(l > 1024 && l < 1121 * 1.25);
+  t.deepEqual(neighbourLimits(l), { gc_thresh1: 512, gc_thresh2: 2048, gc_thresh3: 4096 });
+  t.deepEqual(neighbourLimits(100), { gc_thresh1: 128, gc_thresh2: 512, gc_thresh3: 1024 });
+  t.is(nodesThatFit(1024), 26);
+  t.is(
+    neighbourFix(l),
+    'sysctl -w net.ipv4.neigh.default.gc_thresh1=512 net.ipv4.neigh.default.gc_thresh2=2048 net.ipv4.neigh.default.gc_thresh3=4096 (and the same in /etc/sysctl.d/ to keep it)',
+  );
+});
+
+test('up and test warn when a lab needs more neighbour entries than the kernel keeps, with the fix', async (t) => {
+  t.is(await neighbourWarning('m', Array(10).fill(3), 1024), undefined);
+  const l = await neighbourWarning('l', Array(30).fill(3), 1024);
+  t.regex(
+    l!.message,
+    /^lab l needs about 1290 neighbour \(ARP\) entries when its nodes and pods all talk; the kernel keeps at most 1024 for all labs together \(net\.ipv4\.neigh\.default\.gc_thresh3\), so under load connections fail with "No route to host"$/,
+  );
+  t.regex(l!.fix, /^sysctl -w net\.ipv4\.neigh\.default\.gc_thresh1=512 .*gc_thresh3=4096/);
+  t.is(await neighbourWarning('l', Array(30).fill(3), 4096), undefined);
 });
