@@ -6,14 +6,22 @@ import Docker from 'dockerode';
 import { writeTopology } from '../helpers/context.js';
 import { clearLab, engine, exampleAs, lab, labOk, leftovers, status, upUntil } from '../helpers/lab.js';
 
-// This file's own labs and subnets: itest-rel-* on 172.31.249.0/24 and 172.31.250.0/24, and labs
-// whose node subnet podlab picks itself.
+// This file's own labs and subnets: itest-rel-* on 172.31.248.0/24 (a bystander that runs throughout),
+// 172.31.249.0/24 and 172.31.250.0/24, and labs whose node subnet podlab picks itself.
 const interrupted = 'itest-rel-int';
 const crashed = 'itest-rel-crash';
 const twice = 'itest-rel-twice';
 const auto = ['itest-rel-auto-a', 'itest-rel-auto-b', 'itest-rel-auto-c'];
 const collideNet = 'itest-rel-collide';
-const all = [interrupted, crashed, twice, ...auto, 'itest-rel-hostile'];
+const bystander = 'itest-rel-by';
+const all = [interrupted, crashed, twice, ...auto, 'itest-rel-hostile', bystander];
+
+/** The lab that runs beside every fault: whatever happens to the others, it stays healthy. */
+async function bystanderIntact(t: ExecutionContext): Promise<void> {
+  const state = await status(t, bystander);
+  t.true(state.healthy, `bystander: ${state.problems.join('; ')}`);
+  t.is(state.pods.filter((p) => p.ip).length, 6);
+}
 
 async function removeCollideNet(): Promise<void> {
   await new Docker()
@@ -26,6 +34,8 @@ test.before(async () => {
   await engine();
   await Promise.all(all.map(clearLab));
   await removeCollideNet();
+  const up = await lab(['up', '-f', exampleAs(bystander, '172.31.248.0/24')]);
+  if (up.code !== 0) throw new Error(`the bystander lab did not come up:\n${up.stderr}`);
 });
 
 test.after.always(async () => {
@@ -52,6 +62,7 @@ for (const [step, signal] of [
       t.true(Date.now() - sent < 20_000, `took ${Date.now() - sent} ms`);
       t.regex(stderr, new RegExp(`${signal}: stopping, and removing what this run created`));
       t.is(await leftovers(interrupted), 0);
+      await bystanderIntact(t);
     },
   );
 }
@@ -70,6 +81,7 @@ test.serial(
     t.regex(stderr, /SIGINT again: exiting now\. Remove what is left with: lab down itest-rel-int/);
     t.is((await lab(['down', interrupted])).code, 0);
     t.is(await leftovers(interrupted), 0);
+    await bystanderIntact(t);
   },
 );
 
@@ -103,6 +115,7 @@ for (const step of [/❯ Starting nodes/, /❯ Configuring nodes/, /❯ Waiting 
       const down = await lab(['down', crashed]);
       t.is(down.code, 0, down.stderr);
       t.is(await leftovers(crashed), 0);
+      await bystanderIntact(t);
     },
   );
 }
@@ -124,6 +137,7 @@ test.serial(
     );
     t.true((await status(t, crashed)).healthy);
     await labOk(t, ['down', crashed]);
+    await bystanderIntact(t);
   },
 );
 
@@ -270,6 +284,7 @@ test.serial(
     const down = await lab(['down', crashed]);
     t.is(down.code, 0);
     t.is(await leftovers(crashed), 0);
+    await bystanderIntact(t);
   },
 );
 
