@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { topologySchema } from './schema.js';
+import validateShape from './shape-validator.cjs';
 import type { Topology } from './types.js';
 import { validateTopology } from './validate.js';
 
@@ -24,10 +25,6 @@ export type PathPart = string | number;
 
 /** Maps a path in the document to `file:line:col`: of its value, or with `key` of the key itself. */
 export type Locate = (path: readonly PathPart[], options?: { key?: boolean }) => string | undefined;
-
-const validateShape = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
-  topologySchema,
-);
 
 /** Reads, parses and validates a topology file; throws ConfigError with every problem found. */
 export async function loadTopology(file: string): Promise<LoadedTopology> {

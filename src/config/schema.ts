@@ -3,6 +3,9 @@
  * everything that relates one value to another (references, overlaps, capacity) is in validate.ts.
  * `npm run schema` writes it to schemas/podlab-v1.schema.json for editors; a test keeps the two equal.
  */
+/** The ajv options the schema is compiled with (at build time, by scripts/write-validator.ts). */
+export const shapeOptions = { allErrors: true, strict: true, allowUnionTypes: true } as const;
+
 const dnsLabel = { type: 'string', minLength: 1 } as const;
 const cidr = { type: 'string', description: 'An IPv4 network, a.b.c.d/n.' } as const;
 const ip = { type: 'string', description: 'An IPv4 address.' } as const;
