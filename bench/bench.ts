@@ -217,6 +217,8 @@ async function coldStart(): Promise<{ ms: number; base: string } | undefined> {
 }
 
 async function main(): Promise<void> {
+  // The kernel's neighbour-table limit decides whether lab test passes at L (see README, "Benchmark").
+  const neighbourLimit = Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8'));
   const runtime = new DockerRuntime();
   const engine = await runtime.version();
   await ensureNodeImage(runtime, { pull: false, log: (l) => console.error(l) });
@@ -224,7 +226,12 @@ async function main(): Promise<void> {
   const names: Record<Size, string> = { S: 'bench-s', M: 'bench-m', L: 'bench-l' };
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
-    machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), engine: engine.version },
+    machine: {
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      engine: engine.version,
+      neighbourLimit,
+    },
     pairs,
     sizes: {} as Record<string, unknown>,
   };
@@ -286,7 +293,7 @@ async function main(): Promise<void> {
   const md = [
     `# podlab benchmark`,
     '',
-    `${new Date().toISOString().slice(0, 16)} · ${cpus().length} cores · ${Math.round(totalmem() / 2 ** 30)} GiB · Docker ${engine.version} · medians of ${pairs} alternating pair${pairs === 1 ? '' : 's'}`,
+    `${new Date().toISOString().slice(0, 16)} · ${cpus().length} cores · ${Math.round(totalmem() / 2 ** 30)} GiB · Docker ${engine.version} · neighbour table ${neighbourLimit} entries · medians of ${pairs} alternating pair${pairs === 1 ? '' : 's'}`,
     '',
     '| size | containers | up (s) | floor create (s) | up / floor | down (s) | floor remove (s) | down / floor | lab test (s) | up per container |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
