@@ -171,10 +171,7 @@ export class DockerRuntime implements Runtime {
     // A terminal's output is one raw stream; otherwise stdout and stderr come multiplexed.
     if (tty) stream.pipe(stdout as NodeJS.WritableStream, { end: false });
     else this.docker.modem.demuxStream(stream, stdout, stderr);
-    const resize = (size: TerminalSize) => exec.resize({ h: size.rows, w: size.columns }).catch(() => {});
-    if (tty?.size) await resize(tty.size);
-    const stopResizing = tty?.onResize?.(resize);
-    await new Promise<void>((resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       stream.on('end', resolve);
       stream.on('close', resolve);
       stream.on('error', reject);
@@ -182,7 +179,12 @@ export class DockerRuntime implements Runtime {
         options.stdin.pipe(stream as unknown as NodeJS.WritableStream, { end: false });
         options.stdin.on('end', () => (stream as unknown as { end(): void }).end());
       }
-    }).finally(() => stopResizing?.());
+    });
+    done.catch(() => {}); // awaited below; the command may end while the terminal is being sized
+    const resize = (size: TerminalSize) => exec.resize({ h: size.rows, w: size.columns }).catch(() => {});
+    if (tty?.size) await resize(tty.size);
+    const stopResizing = tty?.onResize?.(resize);
+    await done.finally(() => stopResizing?.());
     const info = await this.call(what, () => exec.inspect());
     return {
       exitCode: info.ExitCode ?? -1,

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import test from 'ava';
 import Docker from 'dockerode';
@@ -203,7 +203,16 @@ test.serial(
   'lab exec -it on a real terminal: a shell gets its size and keys, and its exit code comes back',
   async (t) => {
     // script(1) gives lab a pseudo-terminal of 45 rows and 123 columns; the keys arrive as typed.
-    const command = `stty rows 45 cols 123; ${join(process.cwd(), 'lab')} exec -f ${file} -it bar/client -- sh`;
+    const onTerminal = (args: string) =>
+      `stty rows 45 cols 123; ${join(process.cwd(), 'lab')} exec -f ${file} ${args}`;
+    // A command that ends while its terminal is still being sized: lab returns at once.
+    const quick = spawnSync('script', ['-qec', onTerminal('-t bar/client -- tty'), '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    t.is(quick.status, 0, quick.stdout);
+    t.regex(quick.stdout, /\/dev\/pts\/\d+/);
+    const command = onTerminal('-it bar/client -- sh');
     const child = spawn('script', ['-qec', command, '/dev/null'], {
       env: { ...process.env, PODLAB_PULL: 'never' },
     });
