@@ -120,6 +120,8 @@ interface PodlabRun {
   testsPassed: boolean;
   /** Ids of the conformance checks that failed in this run. */
   failedChecks: string[];
+  /** What each failed check saw (its first lines), so that a report says why. */
+  failures: string[];
   phases: PhaseTimings;
   counts: Counts;
 }
@@ -159,6 +161,9 @@ async function podlabRun(file: string, name: string): Promise<PodlabRun> {
     down: downMs,
     testsPassed: tally(results).failed === 0,
     failedChecks: results.filter((r) => r.status === 'failed').map((r) => r.id),
+    failures: results
+      .filter((r) => r.status === 'failed')
+      .map((r) => `${r.id}: ${r.seen.split('\n').slice(0, 6).join(' | ')}`),
     phases,
     counts,
   };
