@@ -5,6 +5,9 @@ import type { LabState, NodeState } from '../state/observe.js';
 /** The port of the short-lived echo listeners that checks probe (the well-known echo port). */
 export const probePort = 7;
 
+/** curl exit codes that a busy listener causes and a second try clears (see Probes.http). */
+const transient = new Set([1, 28, 52, 56]);
+
 /** One HTTP probe: from a pod (`ns/pod`) or a node (`node:NAME`) to a URL. */
 export interface HttpProbe {
   from: string;
@@ -99,14 +102,16 @@ export class Probes {
   );
 
   /**
-   * Runs HTTP probes from inside the lab; results come back in the order asked. A probe that timed
-   * out (curl exit 28) is asked once more: with thousands of probes on a small machine a listener can
-   * miss one under load, while real faults fail the same way twice (a missing route fails at once, a
-   * NAT rule answers from the wrong address, a missing way back times out again).
+   * Runs HTTP probes from inside the lab; results come back in the order asked. A probe that failed
+   * the way an overloaded listener fails is asked once more: timed out (curl exit 28), an empty
+   * reply (52), a reply without HTTP headers (1: the listener gave up waiting for the request) or a
+   * reset (56). With thousands of probes on a small machine a listener can miss one, while real
+   * faults fail the same way twice (a missing route fails at once, a NAT rule answers from the wrong
+   * address, a missing way back times out again).
    */
   async http(probes: HttpProbe[]): Promise<HttpResult[]> {
     const first = await this.httpOnce(probes);
-    const again = first.map((r, i) => (r.code === 28 ? i : -1)).filter((i) => i >= 0);
+    const again = first.map((r, i) => (transient.has(r.code) ? i : -1)).filter((i) => i >= 0);
     if (again.length === 0) return first;
     const retried = await this.httpOnce(again.map((i) => probes[i]!));
     again.forEach((i, j) => {
