@@ -1,8 +1,9 @@
 import test from 'ava';
 import up from '../../src/commands/up.js';
 import { type CheckContext, checks, runChecks } from '../../src/exercises/checks.js';
-import type { HttpProbe, HttpResult, Probes } from '../../src/exercises/probes.js';
-import { observeLab } from '../../src/state/observe.js';
+import { type HttpProbe, type HttpResult, Probes } from '../../src/exercises/probes.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import { type LabState, observeLab } from '../../src/state/observe.js';
 import { testContext, writeTopology } from '../helpers/context.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 
@@ -68,4 +69,32 @@ test('pod-to-service needs one round when every endpoint answers', async (t) => 
   const { result, asked } = await podToService((_, n) => `web-${n % 3}`);
   t.is(result.status, 'passed', result.seen);
   t.is(asked.length, 24);
+});
+
+test('a probe that failed as a busy listener fails is asked once more; a refused one is not', async (t) => {
+  const calls: string[][] = [];
+  const answers = [
+    // FROM URL CURL-EXIT SECONDS BODY ERROR, as podlab-agent probe-http prints them.
+    'ns/p\thttp://10.0.0.1:7/\t52\t0.1\t\tcurl: (52) Empty reply from server\nns/p\thttp://10.0.0.2:7/\t7\t0.0\t\tcurl: (7) Connection refused\nns/p\thttp://10.0.0.3:7/\t1\t1.0\t{}\tcurl: (1) Received HTTP/0.9 when not allowed',
+    'ns/p\thttp://10.0.0.1:7/\t0\t0.1\t{"pod":"x"}\t\nns/p\thttp://10.0.0.3:7/\t0\t0.1\t{"pod":"y"}\t',
+  ];
+  const runtime = {
+    async exec(_container: string, cmd: string[], options: { env?: Record<string, string> }) {
+      calls.push([...cmd, options.env?.PODLAB_INPUT ?? '']);
+      return { exitCode: 0, stdout: answers[calls.length - 1] ?? '', stderr: '' };
+    },
+  } as unknown as Runtime;
+  const state = {
+    nodes: [{ name: 'a', container: 'podlab-x-a', state: 'running', ip: '', podCIDR: '' }],
+    pods: [{ namespace: 'ns', name: 'p', node: 'a', state: 'running', ip: '10.0.0.9' }],
+  } as unknown as LabState;
+  const results = await new Probes(runtime, state).http(
+    ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((ip) => ({ from: 'ns/p', url: `http://${ip}:7/` })),
+  );
+  t.deepEqual(
+    results.map((r) => r.code),
+    [0, 7, 0],
+  );
+  t.is(calls.length, 2);
+  t.is(calls[1]!.at(-1), 'ns/p http://10.0.0.1:7/\nns/p http://10.0.0.3:7/');
 });
