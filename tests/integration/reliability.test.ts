@@ -71,10 +71,19 @@ test.serial(
   'a second SIGINT exits at once and says how to clean up; lab down then removes the rest',
   async (t) => {
     const file = exampleAs(interrupted, '172.31.249.0/24');
-    const run = upUntil(file, /❯ Creating pods/);
+    // Once every container exists, so that the removal the first SIGINT starts takes a while (it
+    // removes 16 containers); the second comes as soon as up says it is removing.
+    const run = upUntil(file, /❯ Waiting until every pod/);
     await run.reached;
+    const removing = new Promise<void>((resolve) => {
+      let seen = '';
+      run.child.stderr.on('data', (d: Buffer) => {
+        seen += d;
+        if (/removing what it created/.test(seen)) resolve();
+      });
+    });
     run.child.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 30));
+    await removing;
     run.child.kill('SIGINT');
     const { code, stderr } = await run.done;
     t.is(code, 130);
