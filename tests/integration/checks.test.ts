@@ -39,6 +39,10 @@ async function report(t: ExecutionContext, only: string[] = []): Promise<{ code:
 
 const statusOf = (json: JsonReport) => Object.fromEntries(json.checks.map((c) => [c.id, c.status]));
 
+/** Runs a command in a node or pod of this file's lab; fails the test unless it exits 0. */
+const inLab = (t: ExecutionContext, target: string, ...command: string[]) =>
+  labOk(t, ['exec', '--lab', name, target, '--', ...command]);
+
 test.before(async () => {
   await engine();
   await clearLab(name);
@@ -92,7 +96,7 @@ test.serial(
   'a deleted host route fails pod-to-pod-no-nat and node-routes, with the route lookup as evidence',
   async (t) => {
     const w2 = state.nodes.find((n) => n.name === 'worker-2')!;
-    await labOk(t, ['exec', '--lab', name, 'worker-1', '--', 'ip', 'route', 'del', w2.podCIDR]);
+    await inLab(t, 'worker-1', 'ip', 'route', 'del', w2.podCIDR);
     try {
       const { code, json } = await report(t, ['pod-to-pod-no-nat', 'node-routes', 'pod-to-service']);
       t.is(code, 1);
@@ -111,19 +115,7 @@ test.serial(
         ),
       );
     } finally {
-      await labOk(t, [
-        'exec',
-        '--lab',
-        name,
-        'worker-1',
-        '--',
-        'ip',
-        'route',
-        'add',
-        w2.podCIDR,
-        'via',
-        w2.ip,
-      ]);
+      await inLab(t, 'worker-1', 'ip', 'route', 'add', w2.podCIDR, 'via', w2.ip);
     }
   },
 );
@@ -133,7 +125,7 @@ test.serial(
   async (t) => {
     const w1 = state.nodes.find((n) => n.name === 'worker-1')!;
     const rule = ['POSTROUTING', '-s', w1.podCIDR, '!', '-d', w1.podCIDR, '-j', 'MASQUERADE'];
-    await labOk(t, ['exec', '--lab', name, 'worker-1', '--', 'iptables', '-t', 'nat', '-I', ...rule]);
+    await inLab(t, 'worker-1', 'iptables', '-t', 'nat', '-I', ...rule);
     try {
       const { json } = await report(t, [
         'pod-to-pod-no-nat',
@@ -153,7 +145,7 @@ test.serial(
       t.notRegex(p2p.seen, /No route|Couldn't connect|timed out/);
       t.regex(p2p.evidence.join('\n'), /NAT rules whose counters moved[\s\S]*MASQUERADE/);
     } finally {
-      await labOk(t, ['exec', '--lab', name, 'worker-1', '--', 'iptables', '-t', 'nat', '-D', ...rule]);
+      await inLab(t, 'worker-1', 'iptables', '-t', 'nat', '-D', ...rule);
     }
   },
 );
@@ -161,18 +153,14 @@ test.serial(
 test.serial(
   "a pod's resolver without its search list fails dns-same-namespace and dns-resolv-conf",
   async (t) => {
-    const original = (await labOk(t, ['exec', '--lab', name, 'bar/client', '--', 'cat', '/etc/resolv.conf']))
-      .stdout;
-    await labOk(t, [
-      'exec',
-      '--lab',
-      name,
+    const original = (await inLab(t, 'bar/client', 'cat', '/etc/resolv.conf')).stdout;
+    await inLab(
+      t,
       'bar/client',
-      '--',
       'sh',
       '-c',
       'grep -v ^search /etc/resolv.conf > /tmp/r && cat /tmp/r > /etc/resolv.conf',
-    ]);
+    );
     try {
       const { json } = await report(t, ['dns-same-namespace', 'dns-resolv-conf', 'dns-fqdn']);
       t.like(statusOf(json), {
@@ -186,18 +174,7 @@ test.serial(
       );
       t.regex(json.checks.find((c) => c.id === 'dns-resolv-conf')!.seen, /bar\/client: search \(none\)/);
     } finally {
-      await labOk(t, [
-        'exec',
-        '--lab',
-        name,
-        'bar/client',
-        '--',
-        'sh',
-        '-c',
-        `printf '%s' "$1" > /etc/resolv.conf`,
-        'sh',
-        original,
-      ]);
+      await inLab(t, 'bar/client', 'sh', '-c', `printf '%s' "$1" > /etc/resolv.conf`, 'sh', original);
     }
   },
 );
@@ -205,7 +182,7 @@ test.serial(
 test.serial(
   'a stopped DNS container fails the DNS checks; the JUnit report says so and parses',
   async (t) => {
-    await labOk(t, ['exec', '--lab', name, 'kube-system/kube-dns-0', '--', 'kill', '1']);
+    await inLab(t, 'kube-system/kube-dns-0', 'kill', '1');
     const out = join(tmpdir(), `podlab-junit-${process.pid}.xml`);
     const run = await lab(['test', '--lab', name, '--reporter', 'junit', '--output', out]);
     t.is(run.code, 1);
