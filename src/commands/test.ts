@@ -39,10 +39,7 @@ export async function conformance(
   }
   const state = await observeLab(runtime, lab);
   if (!state) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
-  const crowded = await neighbourWarning(
-    lab,
-    state.nodes.map((n) => state.pods.filter((p) => p.node === n.name).length),
-  );
+  const crowded = await neighbourWarning(state);
   if (crowded)
     warn(`warning: ${crowded.message}; a check that fails so may be this, not the lab\n  → ${crowded.fix}`);
   const probes = new Probes(runtime, state);

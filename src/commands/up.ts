@@ -93,10 +93,7 @@ async function upLocked(
     await removeLab(runtime, topology.name);
   }
 
-  const crowded = await neighbourWarning(
-    topology.name,
-    plan.nodes.map((n) => plan.pods.filter((p) => p.node === n.name).length),
-  );
+  const crowded = await neighbourWarning(plan);
   if (crowded) ctx.io.err(`warning: ${crowded.message}\n  → ${crowded.fix}`);
 
   const abort = new AbortController();

@@ -89,20 +89,19 @@ async function neighboursInUse(): Promise<number | undefined> {
 }
 
 /**
- * What `up` and `test` print when a lab with this many pods per node needs more neighbour (ARP)
- * entries than the kernel keeps; undefined when it fits or the limit cannot be read here. `known`:
- * the limit, instead of this host's.
+ * What `up` (from its plan) and `test` (from the running lab) print when a lab needs more neighbour
+ * (ARP) entries than the kernel keeps; undefined when it fits or the limit cannot be read here.
+ * `known`: the limit, instead of this host's.
  */
 export async function neighbourWarning(
-  lab: string,
-  podsPerNode: number[],
+  lab: { name: string; nodes: { name: string }[]; pods: { node: string }[] },
   known?: number,
 ): Promise<{ message: string; fix: string } | undefined> {
   const limit = known ?? (await neighbourLimit());
-  const needed = neighbourEntries(podsPerNode);
+  const needed = neighbourEntries(lab.nodes.map((n) => lab.pods.filter((p) => p.node === n.name).length));
   if (limit === undefined || needed <= limit * 0.9) return undefined;
   return {
-    message: `lab ${lab} needs about ${needed} neighbour (ARP) entries when its nodes and pods all talk; the kernel keeps at most ${limit} for all labs together (net.ipv4.neigh.default.gc_thresh3), so under load connections fail with "No route to host"`,
+    message: `lab ${lab.name} needs about ${needed} neighbour (ARP) entries when its nodes and pods all talk; the kernel keeps at most ${limit} for all labs together (net.ipv4.neigh.default.gc_thresh3), so under load connections fail with "No route to host"`,
     fix: neighbourFix(needed),
   };
 }

@@ -211,13 +211,20 @@ test('neighbour entries: one per node pair, per node for the host and its gatewa
   );
 });
 
+/** A lab of `nodes` nodes with `pods` pods each, as up's plan and test's state both have it. */
+const shape = (name: string, nodes: number, pods: number) => ({
+  name,
+  nodes: Array.from({ length: nodes }, (_, i) => ({ name: `n${i}` })),
+  pods: Array.from({ length: nodes * pods }, (_, i) => ({ node: `n${i % nodes}` })),
+});
+
 test('up and test warn when a lab needs more neighbour entries than the kernel keeps, with the fix', async (t) => {
-  t.is(await neighbourWarning('m', Array(10).fill(3), 1024), undefined);
-  const l = await neighbourWarning('l', Array(30).fill(3), 1024);
+  t.is(await neighbourWarning(shape('m', 10, 3), 1024), undefined);
+  const l = await neighbourWarning(shape('l', 30, 3), 1024);
   t.regex(
     l!.message,
     /^lab l needs about 1290 neighbour \(ARP\) entries when its nodes and pods all talk; the kernel keeps at most 1024 for all labs together \(net\.ipv4\.neigh\.default\.gc_thresh3\), so under load connections fail with "No route to host"$/,
   );
   t.regex(l!.fix, /^sysctl -w net\.ipv4\.neigh\.default\.gc_thresh1=512 .*gc_thresh3=4096/);
-  t.is(await neighbourWarning('l', Array(30).fill(3), 4096), undefined);
+  t.is(await neighbourWarning(shape('l', 30, 3), 4096), undefined);
 });
