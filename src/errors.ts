@@ -1,3 +1,5 @@
+import { count } from './text.js';
+
 /** Exit codes that every `lab` command keeps: scripts branch on them. */
 export const ExitCode = {
   ok: 0,
@@ -43,7 +45,7 @@ export class ConfigError extends LabError {
   constructor(file: string, issues: ConfigIssue[]) {
     const errors = issues.filter((i) => i.severity === 'error');
     super(
-      `${file}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+      `${file}: ${count(errors.length, 'problem')}:\n${errors.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
       'fix the file and run `lab validate` again',
     );
     this.issues = issues;

@@ -80,8 +80,3 @@ export async function labName(
     'name one: lab status NAME, or -f FILE',
   );
 }
-
-/** `1 node`, `3 nodes`. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}

@@ -1,6 +1,7 @@
 import { removeLab } from '../apply/remove.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { type CommandContext, count, labName } from './context.js';
+import { count } from '../text.js';
+import { type CommandContext, labName } from './context.js';
 
 /** `lab down [NAME | -f FILE | --all]`: removes every labelled object; exit 0 also when there was nothing. */
 export default async function down(

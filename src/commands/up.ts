@@ -18,7 +18,8 @@ import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
-import { type CommandContext, count, type Io, loadFor } from './context.js';
+import { count } from '../text.js';
+import { type CommandContext, type Io, loadFor } from './context.js';
 import { renderStatus, statusJson } from './status.js';
 import { planFor } from './up-plan.js';
 

@@ -1,7 +1,8 @@
 import { loadTopology } from '../config/load.js';
 import { ConfigError, ExitCode, formatIssue } from '../errors.js';
 import { expandPods } from '../plan/allocate.js';
-import { type CommandContext, count, topologyFile } from './context.js';
+import { count } from '../text.js';
+import { type CommandContext, topologyFile } from './context.js';
 
 /** `lab validate`: exit 0 valid (warnings allowed), 2 invalid; every problem listed with its position. */
 export default async function validate(

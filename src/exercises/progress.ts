@@ -1,6 +1,7 @@
 import { agent } from '../apply/agent.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { NodeState } from '../state/observe.js';
+import { count } from '../text.js';
 
 /** Where a lab keeps its classroom progress: in its first node, so it lives and dies with the lab. */
 export const progressPath = '/var/lib/podlab/exercises.json';
@@ -49,5 +50,5 @@ export function score(progress: Progress, ids: string[]): string {
   const records = ids.map((id) => progress.exercises[id]).filter((r) => r !== undefined);
   const solved = records.filter((r) => r.passed).length;
   const hints = records.reduce((n, r) => n + r.hintsShown, 0);
-  return `${solved} of ${total} solved (${hints} hint${hints === 1 ? '' : 's'} used)`;
+  return `${solved} of ${total} solved (${count(hints, 'hint')} used)`;
 }

@@ -1,3 +1,5 @@
+import { count } from '../text.js';
+
 /** What /etc/resolv.conf tells a resolver. */
 export interface ResolvConf {
   nameservers: string[];
@@ -37,11 +39,11 @@ export function searchCandidates(
   if (dots >= conf.ndots) {
     return {
       names: [`${name}.`, ...searched],
-      why: `"${name}" has ${dots} dot${dots === 1 ? '' : 's'} (ndots:${conf.ndots} or more): tried as it is first, then with the search list`,
+      why: `"${name}" has ${count(dots, 'dot')} (ndots:${conf.ndots} or more): tried as it is first, then with the search list`,
     };
   }
   return {
     names: [...searched, `${name}.`],
-    why: `"${name}" has ${dots} dot${dots === 1 ? '' : 's'} (fewer than ndots:${conf.ndots}): the search list is tried first, the name as it is last`,
+    why: `"${name}" has ${count(dots, 'dot')} (fewer than ndots:${conf.ndots}): the search list is tried first, the name as it is last`,
   };
 }
