@@ -17,12 +17,11 @@ import type { CommandContext } from '../src/commands/context.js';
 import down from '../src/commands/down.js';
 import { conformance } from '../src/commands/test.js';
 import up, { type PhaseTimings } from '../src/commands/up.js';
-import { cniTemplate, planFor } from '../src/commands/up-plan.js';
+import { planFor } from '../src/commands/up-plan.js';
 import { loadTopology } from '../src/config/load.js';
 import { tally } from '../src/exercises/report.js';
 import { bootstrappedBase, ensureNodeImage, nodeImageRef } from '../src/image/node-image.js';
 import { packagePath } from '../src/paths.js';
-import { planLab } from '../src/plan/plan.js';
 import { DockerRuntime } from '../src/runtime/docker-runtime.js';
 import { CountingRuntime, type Counts } from './counting-runtime.js';
 
@@ -177,11 +176,7 @@ async function floorRun(
   const runtime = new DockerRuntime();
   const { topology } = await loadTopology(file);
   const floorName = `${name}-floor`;
-  const template = await planFor({ ...topology, name: floorName }, runtime);
-  const plan = planLab(
-    { ...topology, name: floorName },
-    { nodeSubnet: template.nodeSubnet, nodeImage: template.image, cniTemplate: await cniTemplate() },
-  );
+  const plan = await planFor({ ...topology, name: floorName }, runtime);
   const levels = [
     plan.nodes.map((n) => n.container),
     plan.pods.map((p) => p.sandbox),
