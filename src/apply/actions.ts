@@ -1,5 +1,6 @@
 import { RuntimeError, SubnetTakenError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
+import { labFilter } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import type { LabPlan, NodePlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -133,7 +134,7 @@ export function upActions(): Action[] {
       phase: 'ready',
       title: 'Waiting until every pod has its IP and DNS answers',
       async run({ runtime, plan }) {
-        const stopped = (await runtime.listContainers({ 'io.podlab.lab': plan.name })).filter(
+        const stopped = (await runtime.listContainers(labFilter(plan.name))).filter(
           (c) => c.state !== 'running',
         );
         if (stopped.length) {

@@ -1,3 +1,4 @@
+import { Label } from '../labels.js';
 import { contains, parseCidr, parseIp } from '../net/ipv4.js';
 import { parseResolvConf } from '../net/resolv.js';
 import { dnsService } from '../plan/services.js';
@@ -278,7 +279,7 @@ export const checks: Check[] = [
       for (const pod of pods) {
         for (const container of pod.containers) {
           const name = ctx.state.containers.find(
-            (c) => c.labels['io.podlab.pod'] === key(pod) && c.labels['io.podlab.container'] === container,
+            (c) => c.labels[Label.pod] === key(pod) && c.labels[Label.container] === container,
           )?.name;
           const r = name
             ? await ctx.runtime.exec(name, ['curl', '-s', '-m', '3', `http://127.0.0.1:${probePort}/`])
