@@ -171,19 +171,21 @@ export class DockerRuntime implements Runtime {
     // A terminal's output is one raw stream; otherwise stdout and stderr come multiplexed.
     if (tty) stream.pipe(stdout as NodeJS.WritableStream, { end: false });
     else this.docker.modem.demuxStream(stream, stdout, stderr);
+    // Listen for the end first: the command may end while its terminal is being sized.
     const done = new Promise<void>((resolve, reject) => {
       stream.on('end', resolve);
       stream.on('close', resolve);
       stream.on('error', reject);
-      if (options.stdin) {
-        options.stdin.pipe(stream as unknown as NodeJS.WritableStream, { end: false });
-        options.stdin.on('end', () => (stream as unknown as { end(): void }).end());
-      }
     });
-    done.catch(() => {}); // awaited below; the command may end while the terminal is being sized
+    done.catch(() => {}); // awaited below
     const resize = (size: TerminalSize) => exec.resize({ h: size.rows, w: size.columns }).catch(() => {});
     if (tty?.size) await resize(tty.size);
     const stopResizing = tty?.onResize?.(resize);
+    // Input only once the terminal has its size: what is typed must not run at the default 0×0.
+    if (options.stdin) {
+      options.stdin.pipe(stream as unknown as NodeJS.WritableStream, { end: false });
+      options.stdin.on('end', () => (stream as unknown as { end(): void }).end());
+    }
     await done.finally(() => stopResizing?.());
     const info = await this.call(what, () => exec.inspect());
     return {
