@@ -12,14 +12,16 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { engineConcurrency, mapLimit } from '../src/apply/limit.js';
+import { planFor } from '../src/apply/prepare.js';
 import { removeLab } from '../src/apply/remove.js';
+import { systemClock } from '../src/clock.js';
 import type { CommandContext } from '../src/commands/context.js';
 import down from '../src/commands/down.js';
-import { conformance } from '../src/commands/test.js';
 import up, { type PhaseTimings } from '../src/commands/up.js';
-import { planFor } from '../src/commands/up-plan.js';
 import { loadTopology } from '../src/config/load.js';
-import { tally } from '../src/exercises/report.js';
+import { conformance } from '../src/conformance/conformance.js';
+import { tally } from '../src/conformance/report.js';
+import { localHost } from '../src/host/host.js';
 import { bootstrappedBase, ensureNodeImage, nodeImageRef } from '../src/image/node-image.js';
 import { packagePath } from '../src/paths.js';
 import { DockerRuntime } from '../src/runtime/docker-runtime.js';
@@ -108,6 +110,8 @@ function context(runtime: CountingRuntime): CommandContext {
   return {
     cwd: process.cwd(),
     runtime: () => runtime,
+    host: localHost(),
+    clock: systemClock,
     io: { out: () => {}, err: () => {}, interactive: false, quiet: true },
   };
 }
@@ -152,7 +156,9 @@ async function podlabRun(file: string, name: string): Promise<PodlabRun> {
     }),
   );
   const counts = structuredClone(runtime.counts);
-  const [results, testMs] = await time(() => conformance(runtime, name));
+  const [results, testMs] = await time(() =>
+    conformance({ runtime, host: localHost(), clock: systemClock }, name),
+  );
   const [, downMs] = await time(() => down(ctx, name, {}));
   return {
     up: upMs,
@@ -176,7 +182,7 @@ async function floorRun(
   const runtime = new DockerRuntime();
   const { topology } = await loadTopology(file);
   const floorName = `${name}-floor`;
-  const plan = await planFor({ ...topology, name: floorName }, runtime);
+  const plan = await planFor({ ...topology, name: floorName }, localHost(), runtime);
   const levels = [
     plan.nodes.map((n) => n.container),
     plan.pods.map((p) => p.sandbox),

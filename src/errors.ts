@@ -70,8 +70,16 @@ export class LabStateError extends LabError {
   readonly exitCode = ExitCode.invalid;
 }
 
+/** A topology that validation let through cannot be planned (a guard: validation should catch it first). */
+export class PlanError extends LabError {
+  readonly exitCode = ExitCode.invalid;
+}
+
 /** The node subnet picked for a lab was taken by another lab between planning and creating it. */
 export class SubnetTakenError extends RuntimeError {}
+
+/** The engine refuses to remove a network that still has endpoints (it may release them a moment later). */
+export class NetworkInUseError extends RuntimeError {}
 
 /** The run was interrupted by a signal. */
 export class InterruptedError extends LabError {

@@ -6,6 +6,8 @@ export const Label = {
   pod: 'io.podlab.pod',
   container: 'io.podlab.container',
   topologyHash: 'io.podlab.topology-hash',
+  /** How the topology hash was computed (config/canonical.ts); absent on labs of scheme 1. */
+  topologyScheme: 'io.podlab.topology-scheme',
   podCIDR: 'io.podlab.pod-cidr',
   podLabels: 'io.podlab.pod-labels',
   nodeSubnet: 'io.podlab.node-subnet',

@@ -1,10 +1,10 @@
-import { RuntimeError, SubnetTakenError } from '../errors.js';
+import { agent, type CniLine, jsonLines } from '../agent/agent.js';
+import { RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { labFilter } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import type { LabPlan, NodePlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { agent, type CniLine, jsonLines } from './agent.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
@@ -35,17 +35,8 @@ export function upActions(): Action[] {
       phase: 'network',
       title: 'Creating the node network',
       async run({ runtime, plan }) {
-        try {
-          await runtime.createNetwork(plan.network);
-        } catch (error) {
-          if (error instanceof RuntimeError && /overlap/i.test(error.message)) {
-            throw new SubnetTakenError(
-              `node subnet ${plan.nodeSubnet} is taken: ${error.message}`,
-              'pick another cluster.nodeSubnet, or leave it out',
-            );
-          }
-          throw error;
-        }
+        // A subnet that another lab took meanwhile fails with SubnetTakenError (the runtime translates it).
+        await runtime.createNetwork(plan.network);
       },
     },
     {

@@ -1,4 +1,5 @@
-import { EngineUnreachableError, messageOf, RuntimeError } from '../errors.js';
+import { type Clock, systemClock } from '../clock.js';
+import { EngineUnreachableError, messageOf, NetworkInUseError, RuntimeError } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { engineConcurrency, mapLimit } from './limit.js';
@@ -19,16 +20,21 @@ const networkRetryMs = 15_000;
  * endpoints" for a moment (moby/moby#19261): retry with backoff, removing any labelled container
  * that is still listed in between.
  */
-async function removeNetwork(runtime: Runtime, id: string, lab: string | undefined): Promise<void> {
-  const deadline = Date.now() + networkRetryMs;
+async function removeNetwork(
+  runtime: Runtime,
+  id: string,
+  lab: string | undefined,
+  clock: Clock,
+): Promise<void> {
+  const deadline = clock.now() + networkRetryMs;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
     try {
       await runtime.removeNetwork(id);
       return;
     } catch (error) {
-      if (!/active endpoints/.test(messageOf(error)) || Date.now() + delay > deadline) throw error;
+      if (!(error instanceof NetworkInUseError) || clock.now() + delay > deadline) throw error;
       for (const c of await runtime.listContainers(labFilter(lab))) await runtime.removeContainer(c.id);
-      await new Promise((r) => setTimeout(r, delay));
+      await clock.sleep(delay);
     }
   }
 }
@@ -38,7 +44,11 @@ async function removeNetwork(runtime: Runtime, id: string, lab: string | undefin
  * after a crash or a half-finished `up`, since it reads what exists rather than what was planned.
  * Keeps going past a failure and reports every one at the end.
  */
-export async function removeLab(runtime: Runtime, lab?: string): Promise<Removed> {
+export async function removeLab(
+  runtime: Runtime,
+  lab?: string,
+  clock: Clock = systemClock,
+): Promise<Removed> {
   const containers = await runtime.listContainers(labFilter(lab));
   const failures: string[] = [];
   const errors: unknown[] = [];
@@ -57,8 +67,8 @@ export async function removeLab(runtime: Runtime, lab?: string): Promise<Removed
   const networks = await runtime.listNetworks(labFilter(lab));
   let stale = false;
   for (const n of networks) {
-    await removeNetwork(runtime, n.id, lab).catch((error: unknown) => {
-      stale ||= /active endpoints/.test(messageOf(error));
+    await removeNetwork(runtime, n.id, lab, clock).catch((error: unknown) => {
+      stale ||= error instanceof NetworkInUseError;
       failed(`network ${n.name}`)(error);
     });
   }

@@ -1,41 +1,39 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { type Clock, systemClock } from '../clock.js';
 import { type LoadedTopology, loadTopology } from '../config/load.js';
 import { formatIssue, LabStateError } from '../errors.js';
+import { type Host, localHost } from '../host/host.js';
+import { type Io, processIo } from '../io.js';
 import { packagePath } from '../paths.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { listLabs } from '../state/observe.js';
 
-/** Where a command writes: results to `out` (stdout, for scripts), progress and notes to `err`. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  /** Whether progress may redraw in place (a terminal, not CI). */
-  interactive: boolean;
-  /** No progress output at all (tests, --json). */
-  quiet?: boolean;
-}
+export type { Io } from '../io.js';
 
-/** The process's own streams. */
-export function processIo(): Io {
-  return {
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
-    interactive: Boolean(process.stderr.isTTY) && !process.env.CI,
-  };
-}
-
-/** Everything a command may use; tests build one with a fake runtime. */
+/**
+ * Everything a command may use, injected: the engine, the host (routes, /proc, locks), the clock and
+ * the output streams. Tests build one with a fake runtime and a fake host.
+ */
 export interface CommandContext {
   io: Io;
   runtime(): Runtime;
+  host: Host;
+  clock: Clock;
   cwd: string;
 }
 
+/** The real engine, host, clock and streams. */
 export function defaultContext(): CommandContext {
   let runtime: Runtime | undefined;
-  return { io: processIo(), runtime: () => (runtime ??= new DockerRuntime()), cwd: process.cwd() };
+  return {
+    io: processIo(),
+    runtime: () => (runtime ??= new DockerRuntime()),
+    host: localHost(),
+    clock: systemClock,
+    cwd: process.cwd(),
+  };
 }
 
 /** The shipped example, used when no -f is given and there is no ./lab.yaml. */

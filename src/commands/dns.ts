@@ -1,7 +1,8 @@
 import { ExitCode, LabStateError, RuntimeError, UsageError } from '../errors.js';
 import { parseResolvConf, searchCandidates } from '../net/resolv.js';
+import { resolveTarget } from '../state/targets.js';
 import type { CommandContext } from './context.js';
-import { labContainers, resolveTarget } from './exec.js';
+import { labContainers } from './exec.js';
 import { table } from './status.js';
 
 /** One name the resolver tried and what the server said. */

@@ -4,7 +4,7 @@ import type { CommandContext } from './context.js';
 
 /** `lab doctor`: what breaks labs on this host, each problem with its fix; exit 1 when one fails. */
 export default async function run(ctx: CommandContext, options: { json?: boolean }): Promise<number> {
-  const findings = await doctor(ctx.runtime());
+  const findings = await doctor(ctx.runtime(), ctx.host);
   if (options.json) ctx.io.out(JSON.stringify(findings, null, 2));
   else {
     const mark = { ok: '✔', warn: '!', fail: '✘' };

@@ -1,4 +1,6 @@
+import { cniTemplate } from '../apply/prepare.js';
 import { removeLab } from '../apply/remove.js';
+import { conformance } from '../conformance/conformance.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import { ExerciseFailure, type ExerciseLab, exerciseLab } from '../exercises/api.js';
 import { type LoadedExercise, loadExercises } from '../exercises/exercise.js';
@@ -6,9 +8,7 @@ import { entry, type Progress, readProgress, score, writeProgress } from '../exe
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
 import { type CommandContext, loadFor } from './context.js';
-import { conformance } from './test.js';
 import up from './up.js';
-import { cniTemplate } from './up-plan.js';
 
 interface Options {
   file?: string;
@@ -57,6 +57,7 @@ function firstNode(state: LabState) {
 }
 
 async function labFor(
+  ctx: CommandContext,
   runtime: Runtime,
   state: LabState,
   topology: Parameters<typeof exerciseLab>[0]['topology'],
@@ -66,7 +67,8 @@ async function labFor(
     topology,
     state,
     cniTemplate: await cniTemplate(),
-    conformance: (ids) => conformance(runtime, state.name, ids.length ? ids : undefined),
+    conformance: (ids) =>
+      conformance({ runtime, host: ctx.host, clock: ctx.clock }, state.name, ids.length ? ids : undefined),
   });
 }
 
@@ -104,7 +106,7 @@ export async function list(ctx: CommandContext, options: Options): Promise<numbe
 export async function start(ctx: CommandContext, id: string, options: Options): Promise<number> {
   const { exercises, runtime, state, topology } = await session(ctx, options, true);
   const exercise = find(exercises, id);
-  const lab = await labFor(runtime, state!, topology);
+  const lab = await labFor(ctx, runtime, state!, topology);
   await exercise.setup?.(lab);
   const progress = await readProgress(runtime, firstNode(state!));
   const record = entry(progress, exercise.id);
@@ -149,7 +151,7 @@ export async function check(ctx: CommandContext, id: string | undefined, options
   record.attempts += 1;
   let failure: string | undefined;
   try {
-    await exercise.check(await labFor(runtime, state!, topology));
+    await exercise.check(await labFor(ctx, runtime, state!, topology));
   } catch (error) {
     if (!(error instanceof ExerciseFailure)) throw error;
     failure = error.message;
@@ -178,10 +180,10 @@ export async function reset(ctx: CommandContext, id: string, options: Options): 
   const { exercises, runtime, state, topology, file } = await session(ctx, options, true);
   const exercise = find(exercises, id);
   const progress = await readProgress(runtime, firstNode(state!));
-  if (exercise.reset) await exercise.reset(await labFor(runtime, state!, topology));
+  if (exercise.reset) await exercise.reset(await labFor(ctx, runtime, state!, topology));
   else {
     ctx.io.err(`rebuilding lab ${topology.name} from ${file}`);
-    await removeLab(runtime, topology.name);
+    await removeLab(runtime, topology.name, ctx.clock);
     const quiet = { ...ctx, io: { ...ctx.io, out: () => {} } };
     await up(quiet, { file });
   }

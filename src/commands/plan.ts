@@ -1,8 +1,8 @@
+import { planFor } from '../apply/prepare.js';
 import { ExitCode } from '../errors.js';
 import { cniConfigPath } from '../plan/names.js';
 import type { LabPlan } from '../plan/types.js';
 import { type CommandContext, loadFor } from './context.js';
-import { planFor } from './up-plan.js';
 
 /** A plan as text: what each node gets and where each pod runs. */
 export function renderPlan(plan: LabPlan): string {
@@ -32,7 +32,7 @@ export default async function plan(
   options: { file?: string; json?: boolean },
 ): Promise<number> {
   const { topology } = await loadFor(ctx, options.file);
-  const result = await planFor(topology);
+  const result = await planFor(topology, ctx.host);
   ctx.io.out(options.json ? JSON.stringify(result, null, 2) : renderPlan(result));
   return ExitCode.ok;
 }

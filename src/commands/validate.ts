@@ -1,6 +1,6 @@
+import { expandPods } from '../config/allocate.js';
 import { loadTopology } from '../config/load.js';
 import { ConfigError, ExitCode, formatIssue } from '../errors.js';
-import { expandPods } from '../plan/allocate.js';
 import { count } from '../text.js';
 import { type CommandContext, topologyFile } from './context.js';
 

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { ErrorObject } from 'ajv';
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { formatPath, type Locate, type PathPart } from './path.js';
 import { topologySchema } from './schema.js';
 import validateShape from './shape-validator.cjs';
 import type { Topology } from './types.js';
@@ -20,11 +21,6 @@ export interface LoadedTopology {
   topology: Topology;
   warnings: ConfigIssue[];
 }
-
-export type PathPart = string | number;
-
-/** Maps a path in the document to `file:line:col`: of its value, or with `key` of the key itself. */
-export type Locate = (path: readonly PathPart[], options?: { key?: boolean }) => string | undefined;
 
 /** Reads, parses and validates a topology file; throws ConfigError with every problem found. */
 export async function loadTopology(file: string): Promise<LoadedTopology> {
@@ -106,14 +102,6 @@ function issue(
   severity: 'error' | 'warning' = 'error',
 ): ConfigIssue {
   return { path: formatPath(path), message, severity, ...(position ? { position } : {}) };
-}
-
-/** `['pods', 2, 'node']` → `pods[2].node`. */
-export function formatPath(path: readonly PathPart[]): string {
-  return path.reduce<string>(
-    (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),
-    '',
-  );
 }
 
 function yamlMessage(code: string, message: string): string {

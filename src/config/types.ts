@@ -91,4 +91,6 @@ export const defaults = {
   dnsClusterIP: '10.96.0.10',
   namespace: 'default',
   containerName: 'main',
+  /** The image name that means podlab's own node image (its tag is podlab's to choose). */
+  image: 'podlab-node',
 } as const;

@@ -1,14 +1,14 @@
 import { ProcessOutput, quote, $ as zx$ } from 'zx';
-import { agent } from '../apply/agent.js';
-import { resolveTarget } from '../commands/exec.js';
+import { agent } from '../agent/agent.js';
 import type { Topology } from '../config/types.js';
+import type { CheckResult } from '../conformance/checks.js';
 import { Label } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import { planLab } from '../plan/plan.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
-import type { CheckResult } from './checks.js';
+import { resolveTarget } from '../state/targets.js';
 
 /** A failed exercise assertion: its message is what the learner reads. */
 export class ExerciseFailure extends Error {

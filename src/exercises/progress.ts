@@ -1,4 +1,4 @@
-import { agent } from '../apply/agent.js';
+import { agent } from '../agent/agent.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { NodeState } from '../state/observe.js';
 import { count } from '../text.js';

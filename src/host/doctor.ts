@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { messageOf, RuntimeError } from '../errors.js';
 import { neighbourEntries, neighbourFix, nodesThatFit } from '../plan/neighbours.js';
-import { pickNodeSubnet } from '../plan/subnets.js';
+import { nodeSubnetPool, pickNodeSubnet } from '../plan/subnets.js';
 import { engineAddress } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { hostRoutes } from './routes.js';
+import type { Host } from './host.js';
+import { takenRanges } from './taken.js';
 
 /** One finding of `lab doctor`: `ok`, a `warn`ing that may bite, or a `fail`ure that breaks labs. */
 export interface Finding {
@@ -20,20 +18,6 @@ export interface Finding {
 /** Capabilities a node needs (numbers from linux/capability.h). */
 const neededCaps = { NET_ADMIN: 12, NET_RAW: 13, SYS_ADMIN: 21 } as const;
 
-/** Whether the engine runs on this machine, so that its kernel settings can be read here. */
-function engineIsLocal(): boolean {
-  const address = engineAddress();
-  return address.startsWith('/') || address.startsWith('unix://');
-}
-
-async function read(path: string): Promise<string | undefined> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /** The capability bounding set of this process, which containers started here cannot exceed. */
 export function missingCaps(statusText: string): string[] {
   const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(statusText)?.[1];
@@ -45,10 +29,10 @@ export function missingCaps(statusText: string): string[] {
 }
 
 /** Checks that need no engine call beyond what `up` does anyway: cheap enough to run before every up. */
-export async function fastFindings(): Promise<Finding[]> {
+export async function fastFindings(host: Host): Promise<Finding[]> {
   const out: Finding[] = [];
-  if (engineIsLocal()) {
-    const bridge = await read('/proc/sys/net/bridge/bridge-nf-call-iptables');
+  if (host.engineIsLocal()) {
+    const bridge = await host.read('/proc/sys/net/bridge/bridge-nf-call-iptables');
     out.push(
       bridge === undefined
         ? {
@@ -60,7 +44,7 @@ export async function fastFindings(): Promise<Finding[]> {
           }
         : { id: 'bridge-netfilter', status: 'ok', detail: 'br_netfilter is loaded' },
     );
-    const missing = missingCaps((await read('/proc/self/status')) ?? '');
+    const missing = missingCaps((await host.read('/proc/self/status')) ?? '');
     out.push(
       missing.length
         ? {
@@ -76,28 +60,27 @@ export async function fastFindings(): Promise<Finding[]> {
 }
 
 /** The kernel's hard limit of IPv4 neighbour entries (all namespaces), when the engine runs here. */
-async function neighbourLimit(): Promise<number | undefined> {
-  if (!engineIsLocal()) return undefined;
-  const limit = Number(await read('/proc/sys/net/ipv4/neigh/default/gc_thresh3'));
+export async function neighbourLimit(host: Host): Promise<number | undefined> {
+  if (!host.engineIsLocal()) return undefined;
+  const limit = Number(await host.read('/proc/sys/net/ipv4/neigh/default/gc_thresh3'));
   return Number.isInteger(limit) && limit > 0 ? limit : undefined;
 }
 
 /** Neighbour entries in use now, in all namespaces (the first column of /proc/net/stat/arp_cache). */
-async function neighboursInUse(): Promise<number | undefined> {
-  const hex = (await read('/proc/net/stat/arp_cache'))?.split('\n')[1]?.trim().split(/\s+/)[0];
+async function neighboursInUse(host: Host): Promise<number | undefined> {
+  const hex = (await host.read('/proc/net/stat/arp_cache'))?.split('\n')[1]?.trim().split(/\s+/)[0];
   return hex ? Number.parseInt(hex, 16) : undefined;
 }
 
 /**
  * What `up` (from its plan) and `test` (from the running lab) print when a lab needs more neighbour
- * (ARP) entries than the kernel keeps; undefined when it fits or the limit cannot be read here.
- * `known`: the limit, instead of this host's.
+ * (ARP) entries than the kernel keeps (`limit`, see neighbourLimit); undefined when it fits or the
+ * limit is not known.
  */
-export async function neighbourWarning(
+export function neighbourWarning(
   lab: { name: string; nodes: { name: string }[]; pods: { node: string }[] },
-  known?: number,
-): Promise<{ message: string; fix: string } | undefined> {
-  const limit = known ?? (await neighbourLimit());
+  limit: number | undefined,
+): { message: string; fix: string } | undefined {
   const needed = neighbourEntries(lab.nodes.map((n) => lab.pods.filter((p) => p.node === n.name).length));
   if (limit === undefined || needed <= limit * 0.9) return undefined;
   return {
@@ -107,8 +90,8 @@ export async function neighbourWarning(
 }
 
 /** Fails `lab up` early, with every fix, when a fast check fails. */
-export async function preflight(): Promise<void> {
-  const failed = (await fastFindings()).filter((f) => f.status === 'fail');
+export async function preflight(host: Host): Promise<void> {
+  const failed = (await fastFindings(host)).filter((f) => f.status === 'fail');
   if (failed.length) {
     throw new RuntimeError(
       `this host cannot run a lab: ${failed.map((f) => f.detail).join('; ')}`,
@@ -117,17 +100,8 @@ export async function preflight(): Promise<void> {
   }
 }
 
-async function command(file: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { timeout: 5000 });
-    return (stdout + stderr).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /** Everything `lab doctor` checks, each with its fix. */
-export async function doctor(runtime: Runtime): Promise<Finding[]> {
+export async function doctor(runtime: Runtime, host: Host): Promise<Finding[]> {
   const findings: Finding[] = [];
   try {
     const v = await runtime.version();
@@ -161,9 +135,9 @@ export async function doctor(runtime: Runtime): Promise<Finding[]> {
       fix: (error as { hint?: string }).hint ?? 'start a Docker engine',
     });
   }
-  findings.push(...(await fastFindings()));
-  if (engineIsLocal()) {
-    const forward = await read('/proc/sys/net/ipv4/ip_forward');
+  findings.push(...(await fastFindings(host)));
+  if (host.engineIsLocal()) {
+    const forward = await host.read('/proc/sys/net/ipv4/ip_forward');
     findings.push(
       forward === '1'
         ? { id: 'ip-forwarding', status: 'ok', detail: 'the host forwards IPv4' }
@@ -175,7 +149,7 @@ export async function doctor(runtime: Runtime): Promise<Finding[]> {
             fix: 'sysctl -w net.ipv4.ip_forward=1 (Docker sets it unless started with --ip-forward=false)',
           },
     );
-    const version = await command('iptables', ['--version']);
+    const version = await host.run('iptables', ['--version']);
     findings.push(
       version === undefined
         ? {
@@ -190,7 +164,7 @@ export async function doctor(runtime: Runtime): Promise<Finding[]> {
             detail: `${version} on the host; nodes use their own (nf_tables) in their own namespaces`,
           },
     );
-    const forwardChain = await command('iptables', ['-S', 'FORWARD']);
+    const forwardChain = await host.run('iptables', ['-S', 'FORWARD']);
     if (forwardChain !== undefined) {
       const drop = /^-P FORWARD DROP/m.test(forwardChain);
       const docker = /DOCKER/.test(forwardChain);
@@ -211,9 +185,9 @@ export async function doctor(runtime: Runtime): Promise<Finding[]> {
       );
     }
   }
-  const limit = await neighbourLimit();
+  const limit = await neighbourLimit(host);
   if (limit !== undefined) {
-    const inUse = await neighboursInUse();
+    const inUse = await neighboursInUse(host);
     const room = `room for about ${nodesThatFit(limit)} nodes of 3 pods each, all talking`;
     findings.push(
       inUse !== undefined && inUse > limit * 0.9
@@ -231,17 +205,14 @@ export async function doctor(runtime: Runtime): Promise<Finding[]> {
     );
   }
   try {
-    const taken = (await hostRoutes()).map((cidr) => ({ cidr, owner: `host route ${cidr}` }));
-    for (const n of await runtime.listNetworks())
-      for (const cidr of n.subnets) taken.push({ cidr, owner: `network ${n.name}` });
-    const free = pickNodeSubnet(taken);
+    const free = pickNodeSubnet(await takenRanges(runtime, host));
     findings.push(
       free
         ? { id: 'free-subnets', status: 'ok', detail: `${free} is free for the next lab's nodes` }
         : {
             id: 'free-subnets',
             status: 'fail',
-            detail: 'no /24 of 172.30.0.0/15 is free',
+            detail: `no /${nodeSubnetPool.bits} of ${nodeSubnetPool.base} is free`,
             fix: 'remove unused Docker networks (docker network prune), or set cluster.nodeSubnet',
           },
     );

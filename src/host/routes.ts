@@ -1,16 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import { formatIp, mask } from '../net/ipv4.js';
-
-/** The host's IPv4 routes as CIDRs (from /proc/net/route), to keep a node subnet clear of them. */
-export async function hostRoutes(): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile('/proc/net/route', 'utf8');
-  } catch {
-    return [];
-  }
-  return parseProcRoutes(text);
-}
 
 /** Parses /proc/net/route: destination and mask are little-endian hex; the default route is left out. */
 export function parseProcRoutes(text: string): string[] {

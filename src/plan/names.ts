@@ -1,3 +1,5 @@
+import { defaults } from '../config/types.js';
+
 /** Names of the Docker objects of a lab: `podlab-<lab>-…`, so that they sort together and say whose they are. */
 export const names = {
   network: (lab: string) => `podlab-${lab}`,
@@ -14,6 +16,6 @@ export const cniBinDir = '/usr/lib/cni';
 /** Environment marker of a pod sandbox; the node finds the sandbox's PID by it. */
 export const podMarker = 'PODLAB_POD';
 /** The image name a topology uses for podlab's own node image. */
-export const nodeImageName = 'podlab-node';
+export const nodeImageName = defaults.image;
 /** Capabilities of a node container (DESIGN.md: never --privileged). */
 export const nodeCapabilities = ['NET_ADMIN', 'SYS_ADMIN', 'NET_RAW'] as const;

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { allocateNodeRanges, expandPods, type PodInstance } from '../config/allocate.js';
+import { hashScheme, recordTopology, topologyHash } from '../config/canonical.js';
 import type { Topology } from '../config/types.js';
+import { PlanError } from '../errors.js';
 import { Label } from '../labels.js';
 import { formatIp, hostAt, parseCidr } from '../net/ipv4.js';
-import { allocateNodeRanges, expandPods, type PodInstance } from './allocate.js';
 import { dnsmasqArgs } from './dns.js';
 import { renderServiceRules } from './kube-proxy.js';
 import { cniConfigPath, names, nodeCapabilities, nodeImageName, podMarker } from './names.js';
@@ -19,12 +20,6 @@ export interface PlanInputs {
   cniTemplate: Record<string, unknown>;
 }
 
-/** Hash of what makes two labs the same lab; `up` compares it to decide "already up" vs "different". */
-export function topologyHash(topology: Topology): string {
-  const { exercises: _exercises, ...network } = topology;
-  return createHash('sha256').update(JSON.stringify(network)).digest('hex').slice(0, 16);
-}
-
 /** Computes every name, address, route, rule, record, config and container spec of a lab. Pure. */
 export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   const lab = topology.name;
@@ -32,7 +27,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   const subnet = parseCidr(inputs.nodeSubnet);
   const gateway = formatIp(hostAt(subnet, 1));
   const ranges = allocateNodeRanges(topology.cluster, topology.nodes).map((r) => {
-    if (!r.ok) throw new Error(`plan: ${r.message}`);
+    if (!r.ok) throw new PlanError(r.message, 'run lab validate on the file: it names the field to change');
     return r.cidr;
   });
   const common = (role: string): Record<string, string> => ({
@@ -192,7 +187,8 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
         ...common('network'),
         [Label.nodeSubnet]: inputs.nodeSubnet,
         [Label.image]: inputs.nodeImage,
-        [Label.topology]: JSON.stringify(topology),
+        [Label.topology]: recordTopology(topology),
+        [Label.topologyScheme]: String(hashScheme),
       },
     },
     nodes,

@@ -1,5 +1,7 @@
+import { matches } from '../config/selector.js';
 import type { ServiceConfig, Topology } from '../config/types.js';
-import { matches, nodePortRange } from '../config/validate.js';
+import { nodePortRange } from '../config/validate-names.js';
+import { PlanError } from '../errors.js';
 import { formatIp, lastIp, parseCidr, parseIp } from '../net/ipv4.js';
 import type { PodPlan, ServicePlan, ServicePortPlan } from './types.js';
 
@@ -51,7 +53,10 @@ export function allocateClusterIPs(topology: Topology, services: ServiceConfig[]
     }
     while (taken.has(next) && next < lastIp(range)) next++;
     if (next >= lastIp(range))
-      throw new Error(`plan: no ClusterIP left in ${topology.cluster.serviceCIDR} for ${key}`);
+      throw new PlanError(
+        `no ClusterIP left in cluster.serviceCIDR ${topology.cluster.serviceCIDR} for Service ${key}`,
+        'widen cluster.serviceCIDR',
+      );
     taken.add(next);
     out.set(key, formatIp(next));
   }
@@ -115,7 +120,11 @@ export function allocateNodePorts(services: ServiceConfig[]): Map<string, number
     for (const p of s.ports) {
       if (p.nodePort !== undefined) continue;
       while (taken.has(next)) next++;
-      if (next > nodePortRange.max) throw new Error(`plan: no NodePort left for ${s.namespace}/${s.name}`);
+      if (next > nodePortRange.max)
+        throw new PlanError(
+          `no NodePort left in ${nodePortRange.min}–${nodePortRange.max} for Service ${s.namespace}/${s.name}`,
+          'use fewer NodePort ports',
+        );
       taken.add(next);
       out.set(`${s.namespace}/${s.name}:${p.port}/${p.protocol}`, next);
     }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { EngineUnreachableError, RuntimeError } from '../errors.js';
+import { EngineUnreachableError, NetworkInUseError, RuntimeError, SubnetTakenError } from '../errors.js';
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
 import type {
   BuildRequest,
@@ -283,8 +283,17 @@ export class DockerRuntime implements Runtime {
         { cause: error },
       );
     }
-    const detail = e.json?.message ?? e.message ?? String(error);
-    return new RuntimeError(`could not ${what}: ${detail.trim()}`, undefined, { cause: error });
+    const detail = (e.json?.message ?? e.message ?? String(error)).trim();
+    // The engine's texts are translated here, and only here, into errors podlab acts on.
+    if (/overlap/i.test(detail) && /network/i.test(what))
+      return new SubnetTakenError(
+        `could not ${what}: its subnet is taken: ${detail}`,
+        'pick another cluster.nodeSubnet, or leave it out',
+        { cause: error },
+      );
+    if (/active endpoints/i.test(detail))
+      return new NetworkInUseError(`could not ${what}: ${detail}`, undefined, { cause: error });
+    return new RuntimeError(`could not ${what}: ${detail}`, undefined, { cause: error });
   }
 }
 

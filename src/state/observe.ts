@@ -1,11 +1,11 @@
-import { agent, parsePods } from '../apply/agent.js';
-import type { Topology } from '../config/types.js';
+import { agent, parsePods } from '../agent/agent.js';
 import { messageOf } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import { parseIp } from '../net/ipv4.js';
 import { planLab } from '../plan/plan.js';
 import type { DnsPlan, ServicePlan } from '../plan/types.js';
 import type { ContainerInfo, NetworkInfo, Runtime } from '../runtime/runtime.js';
+import { type Recorded, readRecorded } from './recorded.js';
 
 export interface NodeState {
   name: string;
@@ -44,6 +44,8 @@ export interface LabState {
   dns?: DnsPlan & { ready: boolean };
   /** The cluster domain ('' when the lab's topology could not be read). */
   domain: string;
+  /** The topology recorded at up, validated; undefined when the network (and so the record) is missing. */
+  recorded?: Recorded;
 }
 
 /** A Service with its endpoints marked ready when the pod runs with the planned address. */
@@ -57,19 +59,15 @@ export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
  */
 function plannedOf(
   network: NetworkInfo | undefined,
+  recorded: Recorded | undefined,
   pods: PodState[],
   containers: ContainerInfo[],
-): Pick<LabState, 'services' | 'dns' | 'domain'> & { missing: string[] } {
-  const text = network?.labels[Label.topology];
-  if (!network || !text) return { services: [], domain: '', missing: [] };
-  let topology: Topology;
-  try {
-    topology = JSON.parse(text) as Topology;
-  } catch {
-    return { services: [], domain: '', missing: [] };
-  }
+): Pick<LabState, 'services' | 'dns' | 'domain'> & { missing: string[]; order: Map<string, string[]> } {
+  const none = { services: [], domain: '', missing: [], order: new Map<string, string[]>() };
+  if (!network || !recorded?.ok) return none;
+  const { topology } = recorded;
   const nodeSubnet = network.labels[Label.nodeSubnet];
-  if (!nodeSubnet) return { services: [], domain: topology.cluster.domain, missing: [] };
+  if (!nodeSubnet) return { ...none, domain: topology.cluster.domain };
   const plan = planLab(topology, {
     nodeSubnet,
     nodeImage: network.labels[Label.image] ?? '',
@@ -92,6 +90,8 @@ function plannedOf(
     dns: { ...plan.dns, ready: ready(plan.dns.pod, plan.dns.podIP) },
     domain: plan.domain,
     missing,
+    // Containers in the order the topology declares them.
+    order: new Map(plan.pods.map((p) => [p.key, p.containers.map((c) => c.labels[Label.container] ?? '')])),
   };
 }
 
@@ -175,8 +175,14 @@ export async function observeLab(
   for (const p of pods)
     if (options.podIPs !== false && p.state === 'running' && !p.ip)
       problems.push(`pod ${p.namespace}/${p.name} has no IP`);
-  const { missing, ...planned } = plannedOf(network, pods, containers);
+  const recorded = network ? readRecorded(network.labels, network.name) : undefined;
+  if (recorded && !recorded.ok) problems.push(recorded.problem);
+  const { missing, order, ...planned } = plannedOf(network, recorded, pods, containers);
   for (const name of missing) problems.push(`${name} is missing`);
+  for (const p of pods) {
+    const declared = order.get(`${p.namespace}/${p.name}`);
+    if (declared) p.containers.sort((a, b) => rank(declared, a) - rank(declared, b));
+  }
   return {
     name: lab,
     topologyHash,
@@ -187,7 +193,14 @@ export async function observeLab(
     containers,
     problems,
     ...planned,
+    ...(recorded ? { recorded } : {}),
   };
+}
+
+/** Where a container stands in its pod's declared order (unknown ones last). */
+function rank(declared: string[], name: string): number {
+  const i = declared.indexOf(name);
+  return i < 0 ? declared.length : i;
 }
 
 function parseLabels(text: string | undefined): Record<string, string> {

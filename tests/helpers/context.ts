@@ -3,18 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext } from '../../src/commands/context.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { FakeHost, fakeClock } from './fake-host.js';
 
-/** A command context that records what a command printed, over the given runtime. */
+/**
+ * A command context that records what a command printed, over the given runtime and a fake host (no
+ * routes, no /proc, in-memory locks) with a clock whose waits return at once.
+ */
 export function testContext(
   runtime: Runtime,
   cwd = process.cwd(),
-): CommandContext & { out: string[]; err: string[] } {
+  host: FakeHost = new FakeHost(),
+): CommandContext & { out: string[]; err: string[]; host: FakeHost } {
   const out: string[] = [];
   const err: string[] = [];
   return {
     out,
     err,
     cwd,
+    host,
+    clock: fakeClock(),
     runtime: () => runtime,
     io: { out: (text) => out.push(text), err: (text) => err.push(text), interactive: false, quiet: true },
   };

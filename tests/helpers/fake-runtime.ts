@@ -1,4 +1,4 @@
-import { readyMarkerPath } from '../../src/apply/agent.js';
+import { readyMarkerPath } from '../../src/agent/agent.js';
 import type { ContainerSpec, NetworkSpec } from '../../src/plan/types.js';
 import type {
   BuildRequest,

@@ -134,4 +134,4 @@ export function upUntil(
 }
 
 /** What podlab-echo answers. */
-export type { Echo } from '../../src/exercises/probes.js';
+export type { Echo } from '../../src/conformance/probes.js';

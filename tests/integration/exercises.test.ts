@@ -1,9 +1,11 @@
 import test from 'ava';
-import { conformance } from '../../src/commands/test.js';
-import { cniTemplate } from '../../src/commands/up-plan.js';
+import { cniTemplate } from '../../src/apply/prepare.js';
+import { systemClock } from '../../src/clock.js';
 import { loadTopology } from '../../src/config/load.js';
+import { conformance } from '../../src/conformance/conformance.js';
 import { exerciseLab } from '../../src/exercises/api.js';
 import { loadExercises } from '../../src/exercises/exercise.js';
+import { localHost } from '../../src/host/host.js';
 import { observeLab } from '../../src/state/observe.js';
 import { clearLab, engine, exampleAs, lab, labOk } from '../helpers/lab.js';
 
@@ -61,7 +63,7 @@ for (const id of [
         topology,
         state,
         cniTemplate: await cniTemplate(),
-        conformance: (ids) => conformance(runtime, name, ids),
+        conformance: (ids) => conformance({ runtime, host: localHost(), clock: systemClock }, name, ids),
       });
       for (const step of await exercise.solution!(api))
         await labOk(t, ['exec', '--lab', name, ...step.slice(0, 1), '--', ...step.slice(1)]);

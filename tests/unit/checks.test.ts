@@ -1,10 +1,11 @@
 import test from 'ava';
 import up from '../../src/commands/up.js';
-import { type CheckContext, checks, runChecks } from '../../src/exercises/checks.js';
-import { type HttpProbe, type HttpResult, Probes } from '../../src/exercises/probes.js';
+import { type CheckContext, checks, runChecks } from '../../src/conformance/checks.js';
+import { type HttpProbe, type HttpResult, Probes } from '../../src/conformance/probes.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { type LabState, observeLab } from '../../src/state/observe.js';
 import { testContext, writeTopology } from '../helpers/context.js';
+import { fakeClock } from '../helpers/fake-host.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 
 const topology = `apiVersion: podlab/v1
@@ -42,7 +43,7 @@ async function podToService(answer: (probe: HttpProbe, n: number) => string) {
       return '';
     },
   } as unknown as Probes;
-  const ctx: CheckContext = { runtime, state, probes, fetchFromHost: async () => '' };
+  const ctx: CheckContext = { runtime, state, probes, fetchFromHost: async () => '', clock: fakeClock() };
   const [result] = await runChecks(
     ctx,
     checks.filter((c) => c.id === 'pod-to-service'),

@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import test from 'ava';
 import { XMLParser } from 'fast-xml-parser';
+import type { CheckResult } from '../../src/conformance/checks.js';
+import { renderJson, renderJunit, renderPretty, renderTap } from '../../src/conformance/report.js';
 import { commandLine } from '../../src/exercises/api.js';
-import type { CheckResult } from '../../src/exercises/checks.js';
 import { score } from '../../src/exercises/progress.js';
-import { renderJson, renderJunit, renderPretty, renderTap } from '../../src/exercises/report.js';
 import { parseResolvConf, searchCandidates } from '../../src/net/resolv.js';
 
 const tag = (pieces: TemplateStringsArray, ...values: unknown[]) => commandLine(pieces, values);
@@ -128,7 +128,7 @@ test('TAP, JSON and pretty say the same thing', (t) => {
 });
 
 test("probe-http's tab-separated lines parse, empty fields included", async (t) => {
-  const { parseHttpLines } = await import('../../src/exercises/probes.js');
+  const { parseHttpLines } = await import('../../src/conformance/probes.js');
   t.deepEqual(
     parseHttpLines(
       'bar/a\thttp://10.244.1.2:7/\t0\t0.012\t{"pod":"b"}\t\n-\thttp://x:7/\t7\t0.001\t\tcurl: (7) refused\n',

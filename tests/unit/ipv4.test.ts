@@ -1,7 +1,7 @@
 import test from 'ava';
+import { allocateNodeRanges, expandPods, podCapacity } from '../../src/config/allocate.js';
 import { parseProcRoutes } from '../../src/host/routes.js';
 import { cidrProblem, formatCidr, overlaps, parseCidr, parseIp, subnet, within } from '../../src/net/ipv4.js';
-import { allocateNodeRanges, expandPods, podCapacity } from '../../src/plan/allocate.js';
 import { collisions, pickNodeSubnet } from '../../src/plan/subnets.js';
 
 test('addresses parse strictly', (t) => {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
+import { recordTopology, topologyHash } from '../../src/config/canonical.js';
 import { parseTopology } from '../../src/config/load.js';
 import { neighbourWarning } from '../../src/host/doctor.js';
 import { neighbourEntries, neighbourFix, neighbourLimits, nodesThatFit } from '../../src/plan/neighbours.js';
-import { planLab, topologyHash } from '../../src/plan/plan.js';
+import { planLab } from '../../src/plan/plan.js';
 
 const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
   string,
@@ -85,7 +86,8 @@ test('nodes get fixed IPs, their pod ranges, and routes to every other node plus
       'io.podlab.topology-hash': hash,
       'io.podlab.node-subnet': '172.31.9.0/24',
       'io.podlab.image': 'podlab-node:test',
-      'io.podlab.topology': JSON.stringify(topology),
+      'io.podlab.topology': recordTopology(topology),
+      'io.podlab.topology-scheme': '2',
     },
   });
 });

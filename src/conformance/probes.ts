@@ -1,4 +1,4 @@
-import { agent, jsonLines } from '../apply/agent.js';
+import { agent, jsonLines } from '../agent/agent.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState, NodeState } from '../state/observe.js';
 

@@ -1,5 +1,5 @@
-import type { ClusterConfig, NodeConfig, PodConfig, Topology } from '../config/types.js';
 import { cidrProblem, formatCidr, overlaps, parseCidr, size, subnet } from '../net/ipv4.js';
+import type { ClusterConfig, NodeConfig, PodConfig, Topology } from './types.js';
 
 /** One pod as it runs: a template with replicas becomes `name-0`, `name-1`, … */
 export interface PodInstance {

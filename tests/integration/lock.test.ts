@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 import test from 'ava';
+import { systemClock } from '../../src/clock.js';
 import { LabStateError } from '../../src/errors.js';
-import { acquireLock } from '../../src/host/lock.js';
+import { type LockOptions, acquireLock as take } from '../../src/host/lock.js';
+
+// The real lock, an abstract Unix socket of this host (unit tests use FakeHost's locks).
+const acquireLock = (name: string, options: LockOptions) => take(name, options, systemClock);
 
 test('a lock is exclusive, waits for its holder, and is free once released', async (t) => {
   const name = `test-lock-${process.pid}-a`;
@@ -23,7 +27,8 @@ test('a lock is released when its holder is killed with SIGKILL: nothing stale i
     '--input-type=module',
     '-e',
     `const { acquireLock } = await import(${JSON.stringify(new URL('../../src/host/lock.js', import.meta.url).href)});
-     await acquireLock(${JSON.stringify(name)}, { waitMs: 0 }); console.log('held'); setInterval(() => {}, 1000);`,
+     const { systemClock } = await import(${JSON.stringify(new URL('../../src/clock.js', import.meta.url).href)});
+     await acquireLock(${JSON.stringify(name)}, { waitMs: 0 }, systemClock); console.log('held'); setInterval(() => {}, 1000);`,
   ]);
   await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
   await t.throwsAsync(acquireLock(name, { waitMs: 0 }));
@@ -32,4 +37,19 @@ test('a lock is released when its holder is killed with SIGKILL: nothing stale i
   const lock = await acquireLock(name, { waitMs: 2000, pollMs: 50 });
   await lock.release();
   t.pass();
+});
+
+test('interrupt: a waiter asks the holder to stop, and gets the lock once the holder lets go', async (t) => {
+  const name = `test-lock-${process.pid}-c`;
+  let asked = 0;
+  const holder = await acquireLock(name, {
+    waitMs: 0,
+    onInterrupt: () => {
+      asked += 1;
+      setTimeout(() => void holder.release(), 100);
+    },
+  });
+  const waiter = await acquireLock(name, { waitMs: 5000, pollMs: 50, interrupt: true });
+  t.is(asked, 1);
+  await waiter.release();
 });

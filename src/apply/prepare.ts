@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import type { Topology } from '../config/types.js';
+import { LabStateError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import { takenRanges } from '../host/taken.js';
+import { nodeImageRef } from '../image/node-image.js';
+import { packagePath } from '../paths.js';
+import { planLab } from '../plan/plan.js';
+import { chooseNodeSubnet } from '../plan/subnets.js';
+import type { LabPlan } from '../plan/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+
+/** The CNI configuration template every node's config is rendered from. */
+export async function cniTemplate(): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(packagePath('templates', 'cni', 'bridge.conf.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
+/**
+ * Gathers what the pure plan needs besides the topology (what is taken on the engine and host, the
+ * node image, the CNI template), decides the node subnet and plans the lab. `refused`: subnets the
+ * engine just refused (another lab is creating its network there, and may not be listed yet).
+ * Without a runtime (lab plan), only the host's routes are known.
+ */
+export async function planFor(
+  topology: Topology,
+  host: Host,
+  runtime?: Runtime,
+  refused: string[] = [],
+): Promise<LabPlan> {
+  const taken = [
+    ...(await takenRanges(runtime, host, topology.name)),
+    ...refused.map((cidr) => ({ cidr, owner: 'a network being created' })),
+  ];
+  const choice = chooseNodeSubnet(topology, taken);
+  if (!choice.ok) throw new LabStateError(choice.message, choice.hint);
+  return planLab(topology, {
+    nodeSubnet: choice.nodeSubnet,
+    nodeImage: await nodeImageRef(),
+    cniTemplate: await cniTemplate(),
+  });
+}

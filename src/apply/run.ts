@@ -1,0 +1,69 @@
+import { Listr, ListrLogger, ProcessOutput } from 'listr2';
+import { type Clock, systemClock } from '../clock.js';
+import { InterruptedError } from '../errors.js';
+import { imageOptionsFromEnv } from '../image/node-image.js';
+import type { Io } from '../io.js';
+import type { LabPlan } from '../plan/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { type Action, type ApplyContext, upActions } from './actions.js';
+
+/** Time each phase took, for the benchmark. */
+export type PhaseTimings = Record<string, number>;
+
+/** Options of applyPlan: an abort signal, and a list that collects the steps still running. */
+export interface ApplyOptions {
+  signal?: AbortSignal;
+  /** Each step's promise, so that a rollback can wait for steps a signal interrupted. */
+  inflight?: Promise<unknown>[];
+  actions?: Action[];
+  clock?: Clock;
+}
+
+/**
+ * Runs actions as listr2 tasks (a terminal's progress, plain lines in CI, nothing when quiet);
+ * returns how long each phase took. An abort stops waiting for the running step at once (its
+ * promise goes to `inflight`) and fails with InterruptedError.
+ */
+export async function applyPlan(
+  runtime: Runtime,
+  plan: LabPlan,
+  io: Io,
+  options: ApplyOptions = {},
+): Promise<PhaseTimings> {
+  const { signal, inflight = [], actions = upActions(), clock = systemClock } = options;
+  const ctx: ApplyContext = {
+    runtime,
+    plan,
+    image: imageOptionsFromEnv((line) => io.err(`  ${line}`)),
+    sandboxIds: new Map(),
+  };
+  const aborted = new Promise<never>((_, reject) => {
+    signal?.addEventListener('abort', () => reject(new InterruptedError('interrupted')), { once: true });
+  });
+  aborted.catch(() => {});
+  const timings: PhaseTimings = {};
+  const tasks = new Listr(
+    actions.map((action) => ({
+      title: action.title,
+      task: async () => {
+        if (signal?.aborted) throw new InterruptedError('interrupted');
+        const started = clock.now();
+        const running = action.run(ctx);
+        inflight.push(running.catch(() => {}));
+        await Promise.race([running, aborted]);
+        timings[action.phase] = Math.round(clock.now() - started);
+      },
+    })),
+    {
+      renderer: io.quiet ? 'silent' : io.interactive ? 'default' : 'simple',
+      rendererOptions: {
+        logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
+      },
+      registerSignalListeners: false,
+      exitOnError: true,
+      collectErrors: false,
+    },
+  );
+  await tasks.run();
+  return timings;
+}

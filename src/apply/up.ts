@@ -1,0 +1,187 @@
+import type { Clock } from '../clock.js';
+import type { Topology } from '../config/types.js';
+import {
+  EngineUnreachableError,
+  InterruptedError,
+  LabStateError,
+  messageOf,
+  RuntimeError,
+  SubnetTakenError,
+} from '../errors.js';
+import { neighbourLimit, neighbourWarning } from '../host/doctor.js';
+import type { Host } from '../host/host.js';
+import type { Io } from '../io.js';
+import type { LabPlan } from '../plan/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { observeLab } from '../state/observe.js';
+import { type Action, upActions } from './actions.js';
+import { decideExisting } from './decide.js';
+import { planFor } from './prepare.js';
+import { removeLab } from './remove.js';
+import { applyPlan, type PhaseTimings } from './run.js';
+
+/** What `upLab` works with, all injected. */
+export interface UpDeps {
+  runtime: Runtime;
+  host: Host;
+  clock: Clock;
+  /** Progress (listr2) and notes go to `io.err`. */
+  io: Io;
+}
+
+export interface UpRun {
+  /** Keep what was created when up fails. */
+  retain?: boolean;
+  /** Aborted on SIGINT/SIGTERM or `lab down --force`: stop and roll back. */
+  signal?: AbortSignal;
+  /** For the benchmark: wraps the actions (to attribute engine calls to phases), receives the timings. */
+  instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
+}
+
+/** What `upLab` did: found the lab up to date, or created it from `plan`. */
+export type UpOutcome = { kind: 'up-to-date' } | { kind: 'created'; plan: LabPlan };
+
+/** How often `up` picks another node subnet when concurrent labs keep taking the one it picked. */
+const subnetAttempts = 5;
+/** How long a rollback waits for steps that a signal interrupted to settle. */
+const settleMs = 30_000;
+
+/**
+ * Brings a lab up: decides what to do about what exists (decide.ts), plans, applies the actions; on
+ * failure removes what this run created unless `retain`. The caller holds the lab's lock.
+ */
+export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): Promise<UpOutcome> {
+  const { runtime, host, io } = deps;
+  const existing = await observeLab(runtime, topology.name);
+  let plan = await planFor(topology, host, runtime);
+  const decision = decideExisting(existing, plan);
+  switch (decision.kind) {
+    case 'up-to-date':
+      io.err(`lab ${topology.name} is already up; nothing to do`);
+      return { kind: 'up-to-date' };
+    case 'different':
+      throw new LabStateError(
+        `lab ${topology.name} is up with a different topology`,
+        `run lab down ${topology.name} first, or give this lab another name`,
+      );
+    case 'damaged':
+      throw new LabStateError(
+        `lab ${topology.name} is up, but ${decision.problem}`,
+        `remove it with lab down ${topology.name}, then run lab up again`,
+      );
+    case 'stopped':
+      io.err(
+        `lab ${topology.name} is stopped (${decision.what}, none running, as after an engine restart); removing it and building it again`,
+      );
+      await removeLab(runtime, topology.name, deps.clock);
+      break;
+    case 'leftovers':
+      io.err(
+        `found leftovers of an earlier, unfinished run of lab ${topology.name} (${decision.what}); removing them first`,
+      );
+      await removeLab(runtime, topology.name, deps.clock);
+      break;
+    case 'none':
+      break;
+  }
+
+  const crowded = neighbourWarning(plan, await neighbourLimit(host));
+  if (crowded) io.err(`warning: ${crowded.message}\n  → ${crowded.fix}`);
+
+  const inflight: Promise<unknown>[] = [];
+  const refused: string[] = [];
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const actions = run.instrument?.actions(upActions()) ?? upActions();
+        const timings = await applyPlan(runtime, plan, io, {
+          ...(run.signal ? { signal: run.signal } : {}),
+          inflight,
+          actions,
+          clock: deps.clock,
+        });
+        // Not inside `instrument?.timings(…)`: an optional call skips evaluating its arguments.
+        run.instrument?.timings(timings);
+        return { kind: 'created', plan };
+      } catch (error) {
+        // Another lab took the subnet between planning and creating: plan again with a fresh one.
+        if (!(error instanceof SubnetTakenError) || topology.cluster.nodeSubnet || attempt >= subnetAttempts)
+          throw error;
+        io.err(`node subnet ${plan.nodeSubnet} was taken meanwhile by another lab; picking another`);
+        refused.push(plan.nodeSubnet);
+        await removeLab(runtime, topology.name, deps.clock);
+        plan = await planFor(topology, host, runtime, refused);
+      }
+    }
+  } catch (error) {
+    const lost = await rollback(deps, topology.name, run.retain === true, inflight, error);
+    // While it shuts down, an engine answers some calls and not others: any sign that it went away counts.
+    const gone =
+      error instanceof InterruptedError
+        ? undefined
+        : error instanceof EngineUnreachableError
+          ? error.message
+          : (lost ?? (await engineGone(runtime)));
+    if (gone) {
+      throw new RuntimeError(
+        `the Docker engine went away during lab up: ${gone}${error instanceof EngineUnreachableError ? '' : `\n  its last answer: ${messageOf(error)}`}`,
+        `start it again, then remove what is left with: lab down ${topology.name} (or run lab up again: it clears the leftovers first)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Removes what a failed or interrupted `up` created, unless `retain`. Steps still running when a
+ * signal came (container creates) may add containers after the first removal, so once they settle
+ * the removal runs again. A cleanup error is reported, never thrown over the original one; returns
+ * why the engine could not be reached when that is what stopped the cleanup.
+ */
+async function rollback(
+  { runtime, io, clock }: UpDeps,
+  lab: string,
+  retain: boolean,
+  inflight: Promise<unknown>[],
+  error: unknown,
+): Promise<string | undefined> {
+  const interrupted = error instanceof InterruptedError;
+  if (retain) {
+    io.err(
+      `up ${interrupted ? 'interrupted' : 'failed'}; kept what it created (--retain). Remove it with: lab down ${lab}`,
+    );
+    return undefined;
+  }
+  io.err(`up ${interrupted ? 'interrupted' : 'failed'}; removing what it created (keep it with --retain)`);
+  try {
+    await removeLab(runtime, lab, clock);
+    const settled = await Promise.race([
+      Promise.allSettled(inflight).then(() => true),
+      clock.sleep(settleMs).then(() => false),
+    ]);
+    await removeLab(runtime, lab, clock);
+    if (!settled)
+      io.err(
+        `a step was still running after ${settleMs / 1000} s; if anything is left, run: lab down ${lab}`,
+      );
+  } catch (cleanup) {
+    const gone = cleanup instanceof EngineUnreachableError ? cleanup.message : await engineGone(runtime);
+    if (gone) {
+      io.err('cleanup stopped: the Docker engine went away; what is left stays until it is back');
+      return gone;
+    }
+    io.err(`cleanup failed too (${messageOf(cleanup)}); run: lab down ${lab}`);
+  }
+  return undefined;
+}
+
+/** Why the engine cannot be reached now; undefined when it answers (even with an error). */
+async function engineGone(runtime: Runtime): Promise<string | undefined> {
+  try {
+    await runtime.version();
+    return undefined;
+  } catch (error) {
+    return error instanceof EngineUnreachableError ? error.message : undefined;
+  }
+}

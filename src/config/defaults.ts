@@ -1,0 +1,47 @@
+import { dirname, resolve } from 'node:path';
+import { defaults, type Topology } from './types.js';
+import type { RawTopology } from './validate.js';
+
+/** The topology with every default of podlab/v1 filled in; exercise paths made absolute (relative to the file). */
+export function withDefaults(raw: RawTopology, file: string): Topology {
+  const base = dirname(resolve(file));
+  return {
+    apiVersion: raw.apiVersion,
+    name: raw.name,
+    cluster: {
+      domain: raw.cluster?.domain ?? defaults.domain,
+      podCIDR: raw.cluster?.podCIDR ?? defaults.podCIDR,
+      nodeMaskSize: raw.cluster?.nodeMaskSize ?? defaults.nodeMaskSize,
+      serviceCIDR: raw.cluster?.serviceCIDR ?? defaults.serviceCIDR,
+      ...(raw.cluster?.nodeSubnet !== undefined ? { nodeSubnet: raw.cluster.nodeSubnet } : {}),
+    },
+    cni: {
+      bridge: raw.cni?.bridge ?? defaults.bridge,
+      ...(raw.cni?.mtu !== undefined ? { mtu: raw.cni.mtu } : {}),
+    },
+    dns: { clusterIP: raw.dns?.clusterIP ?? defaults.dnsClusterIP, upstream: raw.dns?.upstream ?? [] },
+    nodes: raw.nodes.map((n) => ({ ...n })),
+    pods: (raw.pods ?? []).map((p) => ({
+      ...p,
+      namespace: p.namespace ?? defaults.namespace,
+      labels: p.labels ?? {},
+      containers: (p.containers ?? [{ name: defaults.containerName }]).map((c) => ({
+        ...c,
+        env: c.env ?? {},
+        ports: (c.ports ?? []).map((port) => ({ ...port, protocol: port.protocol ?? 'TCP' })),
+      })),
+    })),
+    services: (raw.services ?? []).map((s) => ({
+      ...s,
+      namespace: s.namespace ?? defaults.namespace,
+      type: s.type ?? 'ClusterIP',
+      selector: s.selector ?? {},
+      ports: (s.ports ?? []).map((p) => ({
+        ...p,
+        protocol: p.protocol ?? 'TCP',
+        targetPort: p.targetPort ?? p.port,
+      })),
+    })),
+    exercises: (raw.exercises ?? []).map((e) => resolve(base, e)),
+  };
+}

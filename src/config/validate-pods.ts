@@ -1,0 +1,85 @@
+import { expandPods, instanceNames, type PodInstance } from './allocate.js';
+import { formatPath, type PathPart } from './path.js';
+import type { Topology } from './types.js';
+import {
+  checkLabels,
+  checkName,
+  dns1123Label,
+  envName,
+  imageRef,
+  nameLimits,
+  portName,
+  type Report,
+} from './validate-names.js';
+import type { NodeFacts } from './validate-nodes.js';
+
+/** Pod names, references to nodes, containers, images, env and ports; returns the pods as they run. */
+export function checkPods(topology: Topology, report: Report, { nodeNames }: NodeFacts): PodInstance[] {
+  const podKeys = new Map<string, string>();
+  topology.pods.forEach((pod, i) => {
+    const path: PathPart[] = ['pods', i];
+    const longest = instanceNames(pod).at(-1) ?? pod.name;
+    checkName(
+      report,
+      [...path, 'name'],
+      pod.name,
+      nameLimits.label - (longest.length - pod.name.length),
+      'pod name (with its replica suffix, a hostname)',
+      dns1123Label,
+    );
+    checkName(report, [...path, 'namespace'], pod.namespace, nameLimits.label, 'namespace', dns1123Label);
+    if (pod.node !== undefined && !nodeNames.has(pod.node)) {
+      report([...path, 'node'], `unknown node "${pod.node}"; nodes are ${[...nodeNames.keys()].join(', ')}`);
+    }
+    for (const name of instanceNames(pod)) {
+      const key = `${pod.namespace}/${name}`;
+      if (podKeys.has(key)) report([...path, 'name'], `duplicate pod ${key} (also ${podKeys.get(key)})`);
+      else podKeys.set(key, formatPath(path));
+    }
+    if (pod.namespace === 'kube-system' && pod.name.startsWith('kube-dns')) {
+      report(
+        [...path, 'name'],
+        "pods named kube-dns* in kube-system are podlab's DNS pods; pick another name",
+      );
+    }
+    checkLabels(report, [...path, 'labels'], pod.labels);
+    if (pod.image !== undefined && !imageRef.test(pod.image))
+      report([...path, 'image'], `"${pod.image}" is not an image reference (name[:tag])`);
+    const containerNames = new Set<string>();
+    const portNames = new Set<string>();
+    pod.containers.forEach((c, j) => {
+      const cpath: PathPart[] = [...path, 'containers', j];
+      checkName(report, [...cpath, 'name'], c.name, nameLimits.label, 'container name', dns1123Label);
+      if (containerNames.has(c.name))
+        report([...cpath, 'name'], `duplicate container "${c.name}" in pod ${pod.name}`);
+      containerNames.add(c.name);
+      if (c.image !== undefined && !imageRef.test(c.image))
+        report([...cpath, 'image'], `"${c.image}" is not an image reference (name[:tag])`);
+      for (const key of Object.keys(c.env)) {
+        if (!envName.test(key))
+          report(
+            [...cpath, 'env', key],
+            `"${key}" is not an environment variable name (letters, digits, _; not first a digit)`,
+          );
+      }
+      c.command?.forEach((arg, k) => {
+        if (arg.includes('\0')) report([...cpath, 'command', k], 'an argument may not contain a NUL byte');
+      });
+      c.ports.forEach((p, k) => {
+        if (p.name === undefined) return;
+        if (!portName.test(p.name) || p.name.length > nameLimits.portName) {
+          report(
+            [...cpath, 'ports', k, 'name'],
+            `"${p.name}" is not a port name (at most 15 lowercase letters, digits and -, with a letter)`,
+          );
+        }
+        if (portNames.has(p.name))
+          report([...cpath, 'ports', k, 'name'], `duplicate port name "${p.name}" in pod ${pod.name}`);
+        portNames.add(p.name);
+      });
+    });
+  });
+  return topology.pods.every((p) => p.node === undefined || nodeNames.has(p.node))
+    ? expandPods(topology)
+    : [];
+}

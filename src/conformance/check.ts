@@ -1,0 +1,89 @@
+import type { Clock } from '../clock.js';
+import { contains, parseCidr, parseIp } from '../net/ipv4.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { LabState, PodState } from '../state/observe.js';
+import type { Probes } from './probes.js';
+
+export type { PodState } from '../state/observe.js';
+
+export type CheckStatus = 'passed' | 'failed' | 'skipped';
+
+/** What a check found: what it expected, what it saw, and the evidence behind it. */
+export interface CheckOutcome {
+  status: CheckStatus;
+  expected: string;
+  seen: string;
+  evidence: string[];
+  /** Where to look next, when it failed. */
+  hint?: string;
+}
+
+export interface CheckResult extends CheckOutcome {
+  id: string;
+  rule: string;
+  durationMs: number;
+}
+
+/** What a check may use. */
+export interface CheckContext {
+  runtime: Runtime;
+  state: LabState;
+  probes: Probes;
+  /** The lab's host reaching a node IP (NodePorts); injectable so tests can do without the network. */
+  fetchFromHost(url: string): Promise<string>;
+  clock: Clock;
+}
+
+/** A conformance check: a stable id, the rule it proves, and how. */
+export interface Check {
+  id: string;
+  rule: string;
+  run(ctx: CheckContext): Promise<CheckOutcome>;
+}
+
+/** `namespace/name` of a pod. */
+export const key = (p: PodState) => `${p.namespace}/${p.name}`;
+/** The pods that run and have an address: the ones a check can probe. */
+export const running = (state: LabState) => state.pods.filter((p) => p.state === 'running' && p.ip);
+/** A passed outcome. */
+export const pass = (expected: string, seen: string, evidence: string[] = []): CheckOutcome => ({
+  status: 'passed',
+  expected,
+  seen,
+  evidence,
+});
+/** A failed outcome, with where to look next. */
+export const fail = (expected: string, seen: string, evidence: string[], hint?: string): CheckOutcome => ({
+  status: 'failed',
+  expected,
+  seen,
+  evidence,
+  ...(hint ? { hint } : {}),
+});
+/** A skipped outcome: nothing in this lab to check the rule on, and why. */
+export const skip = (expected: string, why: string): CheckOutcome => ({
+  status: 'skipped',
+  expected,
+  seen: why,
+  evidence: [],
+});
+
+/** The first running pod on each node other than `node`: the peers a source must reach. */
+export function peersOffNode(state: LabState, node: string): PodState[] {
+  return state.nodes
+    .filter((n) => n.name !== node)
+    .flatMap((n) =>
+      running(state)
+        .filter((p) => p.node === n.name)
+        .slice(0, 1),
+    );
+}
+
+/** The node that owns an address: the node itself, or the node whose pod range holds it. */
+export function hostOf(state: LabState, ip: string): string | undefined {
+  const n = parseIp(ip);
+  return (
+    state.nodes.find((x) => x.ip === ip)?.name ??
+    state.nodes.find((x) => x.podCIDR && n !== undefined && contains(parseCidr(x.podCIDR), n))?.name
+  );
+}

@@ -1,0 +1,188 @@
+import { contains, parseCidr, parseIp } from '../net/ipv4.js';
+import { parseResolvConf } from '../net/resolv.js';
+import { dnsService } from '../plan/services.js';
+import type { LabState } from '../state/observe.js';
+import { type Check, type CheckContext, type CheckOutcome, fail, key, pass, running, skip } from './check.js';
+
+/** Services that DNS names (all but kube-dns itself and ExternalName, whose target lies outside). */
+function named(state: LabState) {
+  return state.services.filter((s) => s.type !== 'ExternalName' && s.namespace !== dnsService.namespace);
+}
+
+/** Answers a resolution must contain for a Service: its ClusterIP, or for headless its endpoints. */
+function wantedAnswers(s: LabState['services'][number]): string[] {
+  return s.clusterIP === 'None' ? s.endpoints.map((e) => e.ip) : [s.clusterIP];
+}
+
+export const dnsSameNamespace: Check = {
+  id: 'dns-same-namespace',
+  rule: 'a pod resolves a Service of its own namespace by its short name',
+  async run(ctx) {
+    const expected =
+      '<service> resolves from a pod of the same namespace to its ClusterIP (headless: its pods)';
+    const queries = named(ctx.state).flatMap((s) => {
+      const from = running(ctx.state).find((p) => p.namespace === s.namespace);
+      return from ? [{ s, from: key(from), name: s.name }] : [];
+    });
+    return judgeResolution(ctx, expected, queries, true);
+  },
+};
+
+export const dnsCrossNamespace: Check = {
+  id: 'dns-cross-namespace',
+  rule: 'a pod of another namespace resolves <service>.<namespace>, and not <service> alone',
+  async run(ctx) {
+    const expected = '<service>.<ns> resolves from another namespace; <service> alone does not';
+    const queries = named(ctx.state).flatMap((s) => {
+      const from = running(ctx.state).find(
+        (p) =>
+          p.namespace !== s.namespace &&
+          p.namespace !== dnsService.namespace &&
+          !ctx.state.services.some((o) => o.namespace === p.namespace && o.name === s.name),
+      );
+      return from
+        ? [
+            { s, from: key(from), name: `${s.name}.${s.namespace}` },
+            { s, from: key(from), name: s.name, absent: true },
+          ]
+        : [];
+    });
+    return judgeResolution(ctx, expected, queries, true);
+  },
+};
+
+export const dnsFqdn: Check = {
+  id: 'dns-fqdn',
+  rule: 'every pod resolves <service>.<namespace>.svc.<domain>',
+  async run(ctx) {
+    const expected = 'the fully qualified name of each Service resolves from a pod of every namespace';
+    const namespaces = [...new Set(running(ctx.state).map((p) => p.namespace))].filter(
+      (n) => n !== dnsService.namespace,
+    );
+    const queries = named(ctx.state).flatMap((s) =>
+      namespaces.map((ns) => ({
+        s,
+        from: key(running(ctx.state).find((p) => p.namespace === ns)!),
+        name: `${s.name}.${s.namespace}.svc.${ctx.state.domain}`,
+      })),
+    );
+    return judgeResolution(ctx, expected, queries, false);
+  },
+};
+
+export const dnsResolvConf: Check = {
+  id: 'dns-resolv-conf',
+  rule: "each pod's resolver points at the DNS Service with the Kubernetes search list and ndots:5",
+  async run(ctx) {
+    const dns = ctx.state.dns;
+    const domain = ctx.state.domain;
+    const expected = `nameserver ${dns?.clusterIP}, search <ns>.svc.${domain} svc.${domain} ${domain}, options ndots:5`;
+    if (!dns) return skip(expected, 'the lab has no DNS');
+    const confs = await ctx.probes.resolvConfs();
+    const wrong: string[] = [];
+    for (const p of running(ctx.state)) {
+      const text = confs.get(key(p));
+      if (text === undefined) {
+        wrong.push(`${key(p)}: resolv.conf not readable`);
+        continue;
+      }
+      const conf = parseResolvConf(text);
+      const search = [`${p.namespace}.svc.${domain}`, `svc.${domain}`, domain];
+      const problems = [
+        conf.nameservers[0] !== dns.clusterIP ? `nameserver ${conf.nameservers[0] ?? 'none'}` : '',
+        conf.search.join(' ') !== search.join(' ') ? `search ${conf.search.join(' ') || '(none)'}` : '',
+        conf.ndots !== 5 ? `ndots:${conf.ndots}` : '',
+      ].filter(Boolean);
+      if (problems.length) wrong.push(`${key(p)}: ${problems.join(', ')}`);
+    }
+    return wrong.length
+      ? fail(expected, wrong.join('\n'), [], 'read it: lab exec NS/POD -- cat /etc/resolv.conf')
+      : pass(expected, `${running(ctx.state).length} pods have the kubelet's resolver`);
+  },
+};
+
+export const dnsPodNetwork: Check = {
+  id: 'dns-pod-network',
+  rule: 'the DNS pod runs inside the pod network (its IP is a pod IP) and answers behind its Service',
+  async run(ctx) {
+    const dns = ctx.state.dns;
+    const expected =
+      'the DNS pod has an IP of its node’s pod range and answers queries sent to the DNS Service IP';
+    if (!dns) return skip(expected, 'the lab has no DNS');
+    const pod = ctx.state.pods.find((p) => key(p) === dns.pod);
+    const node = ctx.state.nodes.find((n) => n.name === dns.node);
+    const problems: string[] = [];
+    if (pod?.state !== 'running' || !pod.ip)
+      problems.push(`DNS pod ${dns.pod} is ${pod ? pod.state : 'missing'}`);
+    else if (!node || !contains(parseCidr(node.podCIDR), parseIp(pod.ip)!))
+      problems.push(`DNS pod IP ${pod.ip} is outside node ${dns.node}'s pod range`);
+    const client = running(ctx.state).find((p) => p.namespace !== dnsService.namespace);
+    if (client) {
+      const name = `${dnsService.name}.${dnsService.namespace}.svc.${ctx.state.domain}`;
+      const [r] = await ctx.probes.resolve([{ from: key(client), name }]);
+      if (r?.code !== 0 || !r.answer.startsWith(`${dns.clusterIP} `))
+        problems.push(
+          `${key(client)} could not resolve ${name} through ${dns.clusterIP}: ${r?.answer.trim() || `exit ${r?.code}`}`,
+        );
+    }
+    return problems.length
+      ? fail(
+          expected,
+          problems.join('\n'),
+          [],
+          `look at the DNS pod: lab exec ${dns.pod} -- ps; and the kube-dns rules: lab exec ${dns.node} -- iptables -t nat -S KUBE-SERVICES`,
+        )
+      : pass(
+          expected,
+          `${dns.pod} at ${pod!.ip} (node ${dns.node}, ${node!.podCIDR}) answers at ${dns.clusterIP}`,
+        );
+  },
+};
+
+/** Resolves each query with the pod's own resolver and compares with what the Service should give. */
+async function judgeResolution(
+  ctx: CheckContext,
+  expected: string,
+  queries: { s: LabState['services'][number]; from: string; name: string; absent?: boolean }[],
+  skipWhenEmpty: boolean,
+): Promise<CheckOutcome> {
+  if (queries.length === 0)
+    return skipWhenEmpty
+      ? skip(expected, 'no Service with a pod to ask from')
+      : pass(expected, 'no Services');
+  const answers = await ctx.probes.resolve(queries.map((q) => ({ from: q.from, name: q.name })));
+  const wrong: string[] = [];
+  queries.forEach((q, i) => {
+    const a = answers[i]!;
+    const got =
+      a.code === 0
+        ? [
+            ...new Set(
+              a.answer
+                .trim()
+                .split('\n')
+                .map((l) => l.split(/\s+/)[0]),
+            ),
+          ]
+        : [];
+    if (q.absent) {
+      if (a.code === 0)
+        wrong.push(
+          `${q.from}: "${q.name}" resolved to ${got.join(', ')}, but it must not outside namespace ${q.s.namespace}`,
+        );
+    } else {
+      const want = wantedAnswers(q.s);
+      if (a.code !== 0) wrong.push(`${q.from}: "${q.name}" did not resolve (getent exit ${a.code})`);
+      else if (!want.every((w) => got.includes(w)))
+        wrong.push(`${q.from}: "${q.name}" resolved to ${got.join(', ')}, expected ${want.join(', ')}`);
+    }
+  });
+  return wrong.length
+    ? fail(
+        expected,
+        wrong.join('\n'),
+        [],
+        `see what the resolver tries: lab dns NAME --from ${queries[0]!.from}`,
+      )
+    : pass(expected, `${queries.length} lookups answered as expected`);
+}

@@ -1,0 +1,40 @@
+import { Label } from '../labels.js';
+import { type Check, fail, key, pass, skip } from './check.js';
+import { parseEcho, probePort } from './probes.js';
+
+export const podLocalhost: Check = {
+  id: 'pod-localhost',
+  rule: 'the containers of one pod share a network namespace and talk over localhost',
+  async run(ctx) {
+    const expected = 'every container of a multi-container pod reaches the pod’s listener on 127.0.0.1';
+    const pods = ctx.state.pods.filter((p) => p.containers.length > 1 && p.state === 'running');
+    if (pods.length === 0) return skip(expected, 'no pod has more than one container');
+    const seen: string[] = [];
+    const failures: string[] = [];
+    for (const pod of pods) {
+      for (const container of pod.containers) {
+        const name = ctx.state.containers.find(
+          (c) => c.labels[Label.pod] === key(pod) && c.labels[Label.container] === container,
+        )?.name;
+        const r = name
+          ? await ctx.runtime.exec(name, ['curl', '-s', '-m', '3', `http://127.0.0.1:${probePort}/`])
+          : undefined;
+        const echo = r ? parseEcho(r.stdout) : undefined;
+        if (echo?.pod === pod.name)
+          seen.push(`${key(pod)}/${container} → 127.0.0.1 answered by pod ${echo.pod}`);
+        else
+          failures.push(
+            `${key(pod)}/${container}: ${r ? (r.stderr || r.stdout).trim() || `exit ${r.exitCode}` : 'container not found'}`,
+          );
+      }
+    }
+    return failures.length
+      ? fail(
+          expected,
+          failures.join('\n'),
+          seen,
+          'a container that does not share the pod’s namespace was not started with --network container:<sandbox>',
+        )
+      : pass(expected, `${seen.length} containers of ${pods.length} pods share localhost`, seen);
+  },
+};

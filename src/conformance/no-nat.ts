@@ -1,0 +1,176 @@
+import {
+  type Check,
+  type CheckContext,
+  type CheckOutcome,
+  fail,
+  hostOf,
+  key,
+  type PodState,
+  pass,
+  peersOffNode,
+  running,
+  skip,
+} from './check.js';
+import { type HttpResult, parseEcho, probePort } from './probes.js';
+
+/** A failed probe in words: unreachable, or reached but seen from another address. */
+function describe(r: HttpResult, wantPeer: string): string {
+  if (r.code !== 0)
+    return `${r.from} → ${r.url}: ${r.error.replace(/^curl: /, '').trim() || `curl exit ${r.code}`}`;
+  const echo = parseEcho(r.body);
+  if (!echo) return `${r.from} → ${r.url}: answered, but not with podlab-echo: ${r.body.slice(0, 80)}`;
+  return `${r.from} → ${echo.pod} (${r.url}): seen as ${echo.peer}, not ${wantPeer}`;
+}
+
+/**
+ * Evidence for failed no-NAT probes: for each unreachable peer, `ip route get` on the sender's node
+ * and, for the way back, on the node that hosts the peer; for each SNATed one, the NAT rules whose
+ * counters moved on the sender's node.
+ */
+async function natEvidence(
+  ctx: CheckContext,
+  failures: { node: string; r: HttpResult; target: string; source: string }[],
+): Promise<{ evidence: string[]; hint: string }> {
+  const evidence: string[] = [];
+  let unreachable = false;
+  let natted = false;
+  const seen = new Set<string>();
+  for (const { node, r, target, source } of failures) {
+    // One piece of evidence per node and kind of failure (and per unreachable target).
+    const what = r.code !== 0 ? `route:${node}:${target}` : `nat:${node}`;
+    if (seen.has(what) || seen.size >= 6) continue;
+    seen.add(what);
+    if (r.code !== 0) {
+      unreachable = true;
+      evidence.push(
+        `on node ${node}: ip route get ${target}\n${await ctx.probes.inNode(node, ['ip', 'route', 'get', target])}`,
+      );
+      const back = hostOf(ctx.state, target);
+      if (back && back !== node) {
+        evidence.push(
+          `on node ${back}, the way back: ip route get ${source}\n${await ctx.probes.inNode(back, ['ip', 'route', 'get', source])}`,
+        );
+      }
+    } else {
+      natted = true;
+      const rules = await ctx.probes.inNode(node, [
+        'iptables',
+        '-t',
+        'nat',
+        '-L',
+        'POSTROUTING',
+        '-v',
+        '-n',
+        '-x',
+      ]);
+      const moved = rules.split('\n').filter((l) => /MASQUERADE|SNAT|CNI-/.test(l) && /^\s*[1-9]/.test(l));
+      evidence.push(
+        `on node ${node}: NAT rules whose counters moved (iptables -t nat -L POSTROUTING -v -n -x):\n${moved.join('\n') || '(none)'}`,
+      );
+    }
+  }
+  const hint = [
+    unreachable
+      ? "a route is missing: compare `lab exec NODE -- ip route` with each other node's pod range"
+      : '',
+    natted
+      ? 'traffic is masqueraded on its way: look for MASQUERADE/SNAT or CNI-* rules in `lab exec NODE -- iptables -t nat -S POSTROUTING` and ipMasq in /etc/cni/net.d/10-podlab.conf'
+      : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return { evidence, hint };
+}
+
+/** Runs probes and judges each by the peer address the echo server saw. */
+async function probeNoNat(
+  ctx: CheckContext,
+  expected: string,
+  probes: { from: string; node: string; target: string; peer: string }[],
+): Promise<CheckOutcome> {
+  if (probes.length === 0) return skip(expected, 'nothing to probe (one node, or no running pods)');
+  const results = await ctx.probes.http(
+    probes.map((p) => ({ from: p.from, url: `http://${p.target}:${probePort}/` })),
+  );
+  const failures = results
+    .map((r, i) => ({ r, p: probes[i]! }))
+    .filter(({ r, p }) => r.code !== 0 || parseEcho(r.body)?.peer !== p.peer);
+  if (failures.length === 0)
+    return pass(
+      expected,
+      `${probes.length} of ${probes.length} probes answered, each seeing the sender's own address`,
+    );
+  const { evidence, hint } = await natEvidence(
+    ctx,
+    failures.map(({ r, p }) => ({ node: p.node, r, target: p.target, source: p.peer })),
+  );
+  return fail(
+    expected,
+    `${failures.length} of ${probes.length} probes failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}`,
+    evidence,
+    hint,
+  );
+}
+
+export const podToPodNoNat: Check = {
+  id: 'pod-to-pod-no-nat',
+  rule: 'every pod reaches a pod on every other node, and is seen there with its own pod IP (no NAT)',
+  run: (ctx) =>
+    probeNoNat(
+      ctx,
+      'each pod reaches one pod on every other node; the echo server there reports the sender’s pod IP',
+      running(ctx.state).flatMap((p) =>
+        peersOffNode(ctx.state, p.node).map((t) => ({
+          from: key(p),
+          node: p.node,
+          target: t.ip,
+          peer: p.ip,
+        })),
+      ),
+    ),
+};
+
+export const nodeToPodNoNat: Check = {
+  id: 'node-to-pod-no-nat',
+  rule: 'every node reaches a pod on every other node, and is seen with its own node IP (no NAT)',
+  run: (ctx) =>
+    probeNoNat(
+      ctx,
+      'each node reaches one pod on every other node; the echo server reports the node’s IP',
+      ctx.state.nodes.flatMap((n) =>
+        peersOffNode(ctx.state, n.name).map((t) => ({
+          from: `node:${n.name}`,
+          node: n.name,
+          target: t.ip,
+          peer: n.ip,
+        })),
+      ),
+    ),
+};
+
+export const podToNodeNoNat: Check = {
+  id: 'pod-to-node-no-nat',
+  rule: 'every pod reaches every node, and the node sees the pod IP (no NAT)',
+  run: (ctx) =>
+    probeNoNat(
+      ctx,
+      'each pod reaches every node’s IP; the node’s echo server reports the pod IP',
+      running(ctx.state).flatMap((p) =>
+        ctx.state.nodes.map((n) => ({ from: key(p), node: p.node, target: n.ip, peer: p.ip })),
+      ),
+    ),
+};
+
+export const selfIpEqualsSeenIp: Check = {
+  id: 'self-ip-equals-seen-ip',
+  rule: 'the IP a pod sees on its own eth0 is the IP that others see it come from',
+  async run(ctx) {
+    const expected = 'for each pod, the address on its eth0 equals the source address a peer saw';
+    const pods = running(ctx.state);
+    const target = (p: PodState) => peersOffNode(ctx.state, p.node)[0] ?? pods.find((o) => o !== p);
+    const probes = pods
+      .filter((p) => target(p))
+      .map((p) => ({ from: key(p), node: p.node, target: target(p)!.ip, peer: p.ip }));
+    return probeNoNat(ctx, expected, probes);
+  },
+};

@@ -1,0 +1,79 @@
+import type { Clock } from '../../src/clock.js';
+import { LabStateError } from '../../src/errors.js';
+import type { Host } from '../../src/host/host.js';
+import type { Lock, LockOptions } from '../../src/host/lock.js';
+
+/**
+ * A host that unit tests control: its routes, its /proc and /sys files and its commands are what the
+ * test says (by default a healthy machine with no routes: br_netfilter loaded, every capability), and
+ * locks live in memory. Nothing reaches the real host.
+ */
+export class FakeHost implements Host {
+  routeList: string[] = [];
+  files = new Map<string, string>([
+    ['/proc/sys/net/bridge/bridge-nf-call-iptables', '1'],
+    ['/proc/self/status', 'Name:\tnode\nCapBnd:\t000001ffffffffff'],
+  ]);
+  commands = new Map<string, string>();
+  local = true;
+  private readonly held = new Map<string, { onInterrupt?: () => void; released: Promise<void> }>();
+
+  constructor(private readonly clock: Clock = fakeClock()) {}
+
+  async routes(): Promise<string[]> {
+    return [...this.routeList];
+  }
+  async read(path: string): Promise<string | undefined> {
+    return this.files.get(path);
+  }
+  async run(file: string, args: string[]): Promise<string | undefined> {
+    return this.commands.get([file, ...args].join(' '));
+  }
+  engineIsLocal(): boolean {
+    return this.local;
+  }
+  async lock(name: string, options: LockOptions): Promise<Lock> {
+    const deadline = this.clock.now() + options.waitMs;
+    let told = false;
+    for (;;) {
+      const holder = this.held.get(name);
+      if (!holder) {
+        let release!: () => void;
+        const released = new Promise<void>((r) => {
+          release = r;
+        });
+        this.held.set(name, {
+          ...(options.onInterrupt ? { onInterrupt: options.onInterrupt } : {}),
+          released,
+        });
+        return {
+          release: async () => {
+            this.held.delete(name);
+            release();
+          },
+        };
+      }
+      if (this.clock.now() >= deadline)
+        throw new LabStateError(`${name} is still held by another podlab process`);
+      if (!told) {
+        options.onWait?.();
+        if (options.interrupt) holder.onInterrupt?.();
+        told = true;
+      }
+      await Promise.race([holder.released, this.clock.sleep(options.pollMs ?? 200)]);
+    }
+  }
+}
+
+/** A clock whose sleeps return at once, advancing its time by what was asked. */
+export function fakeClock(): Clock & { advanced: number } {
+  const clock = {
+    advanced: 0,
+    now: () => clock.advanced,
+    sleep: async (ms: number) => {
+      clock.advanced += ms;
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+  return clock;
+}
