@@ -77,13 +77,84 @@ export function parseTopology(text: string, file: string): LoadedTopology {
     ]);
   }
   const locate = locator(doc, at);
+  // A section whose keys are all commented out (`cni:` and nothing else) is an empty section.
+  dropNullSections(data, topologySchema as unknown as SchemaNode);
   if (!validateShape(data)) {
-    fail(shapeIssues(validateShape.errors ?? [], data, locate));
+    // Every problem at once: the semantic checks still run on the parts whose shape is right.
+    const shape = shapeIssues(validateShape.errors ?? [], data, locate);
+    const rest = pruneToShape(data, validateShape.errors ?? []);
+    const semantic = rest ? validateTopology(rest as never, file, locate).issues : [];
+    const shown = new Set(shape.map((i) => i.path));
+    fail([...parseIssues, ...shape, ...semantic.filter((i) => i.severity === 'error' && !shown.has(i.path))]);
   }
   const result = validateTopology(data as never, file, locate);
   const all = [...parseIssues, ...result.issues];
   if (all.some((i) => i.severity === 'error') || !result.topology) fail(all);
   return { file, topology: result.topology!, warnings: all.filter((i) => i.severity === 'warning') };
+}
+
+/** The part of the JSON Schema that dropNullSections walks. */
+interface SchemaNode {
+  type?: string | string[];
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  required?: string[];
+}
+
+/** Removes optional mappings and lists that are null (only comments under their key). */
+function dropNullSections(data: unknown, schema: SchemaNode): void {
+  if (Array.isArray(data)) {
+    if (schema.items) for (const item of data) dropNullSections(item, schema.items);
+    return;
+  }
+  if (data === null || typeof data !== 'object' || !schema.properties) return;
+  const object = data as Record<string, unknown>;
+  for (const [key, sub] of Object.entries(schema.properties)) {
+    if (!(key in object)) continue;
+    const types = [sub.type ?? []].flat();
+    if (
+      object[key] === null &&
+      !schema.required?.includes(key) &&
+      (types.includes('object') || types.includes('array'))
+    )
+      delete object[key];
+    else dropNullSections(object[key], sub);
+  }
+}
+
+/**
+ * A copy of the document without the values the schema refused, for the semantic checks; undefined
+ * when what is left is still not of the right shape (a required key is missing, say), so that only
+ * the shape problems are reported. A refused list item takes its whole list with it (removing one
+ * item would shift the positions of the others).
+ */
+function pruneToShape(data: unknown, errors: ErrorObject[]): unknown {
+  let copy = structuredClone(data);
+  let current = errors;
+  for (let round = 0; round < 4 && current.length; round++) {
+    for (const e of current) {
+      const path = pathOf(e.instancePath);
+      if (e.keyword === 'additionalProperties') path.push(String(e.params.additionalProperty));
+      // Cut at the nearest key of a mapping: a list item goes with its whole list.
+      while (path.length && typeof path.at(-1) === 'number') path.pop();
+      if (path.length === 0) return undefined;
+      const parent = valueAt(copy, path.slice(0, -1));
+      if (parent && typeof parent === 'object' && !Array.isArray(parent))
+        delete (parent as Record<string, unknown>)[path.at(-1) as string];
+    }
+    if (validateShape(copy)) return copy;
+    current = validateShape.errors ?? [];
+    copy = structuredClone(copy);
+  }
+  return undefined;
+}
+
+function pathOf(instancePath: string): PathPart[] {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 }
 
 /** Sorts issues as a reader meets them in the file; those without a position first. */
@@ -167,11 +238,7 @@ function shapeIssues(errors: ErrorObject[], data: unknown, locate: Locate): Conf
   const out: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
-    const path = e.instancePath
-      .split('/')
-      .slice(1)
-      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-      .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    const path = pathOf(e.instancePath);
     let message: string;
     let target: PathPart[] = path;
     let atKey = false;

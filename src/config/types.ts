@@ -94,3 +94,19 @@ export const defaults = {
   /** The image name that means podlab's own node image (its tag is podlab's to choose). */
   image: 'podlab-node',
 } as const;
+
+/** NodePort range of a default Kubernetes API server. */
+export const nodePortRange = { min: 30000, max: 32767 } as const;
+
+/**
+ * The Service and pod podlab adds for cluster DNS, as Kubernetes' kube-dns add-on does. Their names
+ * and the pod's label are reserved: a topology may not use them in kube-system.
+ */
+export const dnsService = {
+  namespace: 'kube-system',
+  name: 'kube-dns',
+  podName: 'kube-dns-0',
+  app: 'kube-dns',
+  /** The label that the kube-dns Service selects its pod by. */
+  labelKey: 'k8s-app',
+} as const;

@@ -23,8 +23,7 @@ export const portName = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const imageRef =
   /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
-/** NodePort range of a default Kubernetes API server. */
-export const nodePortRange = { min: 30000, max: 32767 } as const;
+export { nodePortRange } from './types.js';
 
 /** Checks a name against its pattern and length limit, saying which rule it breaks. */
 export function checkName(

@@ -1,6 +1,6 @@
 import { expandPods, instanceNames, type PodInstance } from './allocate.js';
 import { formatPath, type PathPart } from './path.js';
-import type { Topology } from './types.js';
+import { dnsService, type Topology } from './types.js';
 import {
   checkLabels,
   checkName,
@@ -36,10 +36,16 @@ export function checkPods(topology: Topology, report: Report, { nodeNames }: Nod
       if (podKeys.has(key)) report([...path, 'name'], `duplicate pod ${key} (also ${podKeys.get(key)})`);
       else podKeys.set(key, formatPath(path));
     }
-    if (pod.namespace === 'kube-system' && pod.name.startsWith('kube-dns')) {
+    if (pod.namespace === dnsService.namespace && pod.name.startsWith(dnsService.name)) {
       report(
         [...path, 'name'],
-        "pods named kube-dns* in kube-system are podlab's DNS pods; pick another name",
+        `pods named ${dnsService.name}* in ${dnsService.namespace} are podlab's DNS pods; pick another name`,
+      );
+    }
+    if (pod.namespace === dnsService.namespace && pod.labels[dnsService.labelKey] === dnsService.app) {
+      report(
+        [...path, 'labels', dnsService.labelKey],
+        `${dnsService.labelKey}=${dnsService.app} in ${dnsService.namespace} is reserved for podlab's DNS pod (Service ${dnsService.namespace}/${dnsService.name} selects it); use another label`,
       );
     }
     checkLabels(report, [...path, 'labels'], pod.labels);

@@ -1,8 +1,8 @@
-import { parseIp } from '../net/ipv4.js';
-import type { PodInstance } from './allocate.js';
+import { lastIp, parseIp } from '../net/ipv4.js';
+import { allocateClusterIPs, allocateNodePorts, type PodInstance } from './allocate.js';
 import type { PathPart } from './path.js';
 import { formatSelector, matches } from './selector.js';
-import type { Topology } from './types.js';
+import { dnsService, type Topology } from './types.js';
 import type { ClusterFacts } from './validate-cluster.js';
 import {
   checkLabels,
@@ -44,8 +44,8 @@ export function checkServices(
     if (serviceKeys.has(key))
       report([...path, 'name'], `duplicate Service ${key} (also services[${serviceKeys.get(key)}])`);
     else serviceKeys.set(key, i);
-    if (key === 'kube-system/kube-dns')
-      report([...path, 'name'], "kube-system/kube-dns is podlab's DNS Service; pick another name");
+    if (svc.namespace === dnsService.namespace && svc.name === dnsService.name)
+      report([...path, 'name'], `${key} is podlab's DNS Service; pick another name`);
     checkLabels(report, [...path, 'selector'], svc.selector);
 
     if (svc.type === 'ExternalName') {
@@ -148,4 +148,32 @@ export function checkServices(
       });
     }
   });
+
+  // Capacity, only when every address that takes part is valid: the allocation that the plan makes.
+  const addressesOk =
+    service !== undefined &&
+    dnsIp !== undefined &&
+    topology.services.every(
+      (s) => s.clusterIP === undefined || s.clusterIP === 'None' || parseIp(s.clusterIP) !== undefined,
+    );
+  if (addressesOk) {
+    const { unallocated } = allocateClusterIPs(topology, topology.services);
+    const usable = Math.max(0, lastIp(service) - (service.base + 2));
+    for (const key of unallocated) {
+      const i = topology.services.findIndex((s) => `${s.namespace}/${s.name}` === key);
+      report(
+        ['services', i],
+        `no ClusterIP left for Service ${key}: cluster.serviceCIDR ${cluster.serviceCIDR} has ${usable} address${usable === 1 ? '' : 'es'} for Services (its first is kept for kubernetes.default; the DNS address and the ones Services name are taken); widen cluster.serviceCIDR or give this Service clusterIP: None`,
+      );
+    }
+  }
+  for (const key of allocateNodePorts(topology.services).unallocated) {
+    const [svcKey = '', port = ''] = key.split(':');
+    const i = topology.services.findIndex((s) => `${s.namespace}/${s.name}` === svcKey);
+    const j = topology.services[i]?.ports.findIndex((p) => `${p.port}/${p.protocol}` === port) ?? -1;
+    report(
+      ['services', i, 'ports', j],
+      `no NodePort left for ${svcKey} port ${port}: the range ${nodePortRange.min}–${nodePortRange.max} is used up; use type ClusterIP for some Services`,
+    );
+  }
 }

@@ -91,7 +91,7 @@ export interface ServicePlan {
   externalName?: string;
   selector: Record<string, string>;
   ports: ServicePortPlan[];
-  /** Every pod the selector picks. */
+  /** The selected pods that serve at least one port (serviceEndpoints): what kube-proxy routes to. */
   endpoints: EndpointPlan[];
 }
 

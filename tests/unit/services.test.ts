@@ -202,3 +202,31 @@ services:
     [30000, 30001, 30002],
   );
 });
+
+test('a Service whose named targetPort only some selected pods declare: those pods are its endpoints, in status as in the rules', (t) => {
+  const mixed = parseTopology(
+    `apiVersion: podlab/v1
+name: mixed
+nodes: [{name: a}, {name: b}]
+pods:
+  - {name: named, labels: {app: m}, containers: [{name: s, ports: [{name: web, containerPort: 8080}]}]}
+  - {name: plain, labels: {app: m}}
+services:
+  - {name: m, selector: {app: m}, ports: [{port: 80, targetPort: web}]}
+`,
+    'mixed.yaml',
+  ).topology;
+  const p = planLab(mixed, { nodeSubnet: '172.31.9.0/24', nodeImage: 'i', cniTemplate: {} });
+  const svc = p.services.find((s) => s.key === 'default/m')!;
+  t.deepEqual(
+    svc.ports[0]!.endpoints.map((e) => e.pod),
+    ['default/named'],
+  );
+  t.deepEqual(
+    svc.endpoints.map((e) => e.pod),
+    ['default/named'],
+    'the Service endpoints are the ones its rules route to',
+  );
+  t.regex(p.serviceRules, /-j DNAT --to-destination 10\.244\.0\.2:8080/);
+  t.notRegex(p.serviceRules, /10\.244\.1\.2:/);
+});
