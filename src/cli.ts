@@ -38,6 +38,8 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .argument('[name]', 'lab name')
     .addOption(file())
     .option('--all', 'remove every podlab lab')
+    .option('--force', 'stop a running lab up of the lab (it rolls back) instead of waiting for it')
+    .option('--ignore-not-found', 'exit 0 when the lab does not exist')
     .action(run(() => import('./commands/down.js')));
   program
     .command('status')

@@ -5,9 +5,12 @@ import type { CommandContext } from './context.js';
 import { labContainers } from './exec.js';
 import { table } from './status.js';
 
-/** One name the resolver tried and what the server said. */
+/** One name of the search list: whether the resolver tried it, and what the server said. */
 export interface Attempt {
   name: string;
+  /** False for the names after the first that resolved: a resolver stops there. */
+  tried: boolean;
+  /** The server's status (NOERROR, NXDOMAIN, …); `not tried` when it was not. */
   status: string;
   answers: string[];
 }
@@ -27,8 +30,23 @@ export function parseDigBlocks(names: string[], output: string): Attempt[] {
       .filter((l) => l.trim() && !l.startsWith(';'))
       .map((l) => l.trim().split(/\s+/))
       .map((f) => `${f[3]} ${f.slice(4).join(' ')}`);
-    return { name, status, answers };
+    return { name, tried: true, status, answers };
   });
+}
+
+/**
+ * The attempts as the pod's resolver makes them: it stops at the first name that exists (NOERROR
+ * with answers), so the names after it are marked not tried, with no answer. Returns them and the
+ * index of the name that resolved (-1 when none did). The table and the JSON both show this.
+ */
+export function asResolverTries(attempts: Attempt[]): { attempts: Attempt[]; hit: number } {
+  const hit = attempts.findIndex((a) => a.status === 'NOERROR' && a.answers.length > 0);
+  return {
+    hit,
+    attempts: attempts.map((a, i) =>
+      hit >= 0 && i > hit ? { name: a.name, tried: false, status: 'not tried', answers: [] } : a,
+    ),
+  };
 }
 
 /**
@@ -60,9 +78,7 @@ export default async function dns(
   const result = await runtime.exec(container.name, ['sh', '-c', script, 'sh', ...names], {
     env: { PODLAB_NS: server, PODLAB_TYPE: type },
   });
-  const attempts = parseDigBlocks(names, result.stdout);
-  // The resolver stops at the first name that exists (NOERROR with answers).
-  const hit = attempts.findIndex((a) => a.status === 'NOERROR' && a.answers.length > 0);
+  const { attempts, hit } = asResolverTries(parseDigBlocks(names, result.stdout));
   if (options.json) {
     ctx.io.out(
       JSON.stringify(
@@ -91,8 +107,8 @@ export default async function dns(
         attempts.map((a, i) => [
           String(i + 1),
           a.name,
-          hit >= 0 && i > hit ? '(not tried)' : a.status,
-          hit >= 0 && i > hit ? '' : a.answers.join('; ') || '-',
+          a.tried ? a.status : `(${a.status})`,
+          a.tried ? a.answers.join('; ') || '-' : '',
         ]),
       ).join('\n'),
     );

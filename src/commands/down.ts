@@ -1,25 +1,71 @@
 import { removeLab } from '../apply/remove.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, LabStateError, UsageError } from '../errors.js';
+import type { Lock } from '../host/lock.js';
+import { listLabs } from '../state/observe.js';
 import { count } from '../text.js';
 import { type CommandContext, labName } from './context.js';
+import { lockWaitMs } from './up.js';
 
-/** `lab down [NAME | -f FILE | --all]`: removes every labelled object; exit 0 also when there was nothing. */
+export interface DownOptions {
+  file?: string;
+  all?: boolean;
+  /** Stop a running `lab up` of the lab (it rolls back) instead of waiting for it. */
+  force?: boolean;
+  /** Exit 0 when there is nothing to remove (for cleanup steps that run whatever happened before). */
+  ignoreNotFound?: boolean;
+}
+
+/**
+ * `lab down [NAME | -f FILE | --all]`: removes every labelled object of the lab. It takes the lab's
+ * lock first, so it waits for a running `lab up` of that lab to finish (or, with --force, stops it
+ * and lets it roll back). Exit 2 when the lab does not exist, unless --ignore-not-found.
+ */
 export default async function down(
   ctx: CommandContext,
   name: string | undefined,
-  options: { file?: string; all?: boolean },
+  options: DownOptions,
 ): Promise<number> {
   if (options.all && (name || options.file))
     throw new UsageError('--all removes every lab; give it no NAME or -f');
   const runtime = ctx.runtime();
   await runtime.version();
-  const lab = options.all ? undefined : await labName(ctx, { ...options, ...(name ? { name } : {}) });
-  const removed = await removeLab(runtime, lab);
-  const what = lab ? `lab ${lab}` : 'all labs';
-  if (removed.containers.length + removed.networks.length === 0) ctx.io.err(`${what}: nothing to remove`);
-  else
+  const labs = options.all
+    ? await listLabs(runtime)
+    : [await labName(ctx, { ...options, ...(name ? { name } : {}) })];
+  const locks: Lock[] = [];
+  try {
+    for (const lab of labs) locks.push(await lockFor(ctx, lab, options.force === true));
+    const removed = await removeLab(runtime, options.all ? undefined : labs[0], ctx.clock);
+    const what = options.all ? 'all labs' : `lab ${labs[0]}`;
+    if (removed.containers.length + removed.networks.length === 0) {
+      if (options.all || options.ignoreNotFound) {
+        ctx.io.err(`${what}: nothing to remove`);
+        return ExitCode.ok;
+      }
+      throw new LabStateError(
+        `lab ${labs[0]} is not up: nothing to remove`,
+        'lab ls lists the labs; --ignore-not-found makes this exit 0',
+      );
+    }
     ctx.io.err(
       `${what}: removed ${count(removed.containers.length, 'container')} and ${count(removed.networks.length, 'network')}`,
     );
-  return ExitCode.ok;
+    return ExitCode.ok;
+  } finally {
+    for (const lock of locks) await lock.release();
+  }
+}
+
+/** The lab's lock: held by a running `lab up` of it, which down waits for or (force) stops. */
+function lockFor(ctx: CommandContext, lab: string, force: boolean): Promise<Lock> {
+  return ctx.host.lock(`lab-${lab}`, {
+    waitMs: lockWaitMs,
+    interrupt: force,
+    onWait: () =>
+      ctx.io.err(
+        force
+          ? `lab up of ${lab} is running; stopping it (--force), it removes what it created`
+          : `lab up of ${lab} is running; waiting for it to finish (lab down --force stops it)`,
+      ),
+  });
 }

@@ -6,6 +6,7 @@ import { type CommandContext, labName } from './context.js';
 export function statusJson(state: LabState) {
   return {
     name: state.name,
+    up: true,
     nodeSubnet: state.nodeSubnet,
     healthy: state.problems.length === 0,
     problems: state.problems,
@@ -50,6 +51,21 @@ export function statusJson(state: LabState) {
           ready: state.dns.ready,
         }
       : null,
+  };
+}
+
+/** The `--json` document of a lab that does not exist: the same keys, nothing in them. */
+export function notUpJson(name: string, problem: string) {
+  return {
+    name,
+    up: false,
+    nodeSubnet: '',
+    healthy: false,
+    problems: [problem],
+    nodes: [],
+    pods: [],
+    services: [],
+    dns: null,
   };
 }
 
@@ -138,7 +154,12 @@ export default async function status(
   const lab = await labName(ctx, { ...options, ...(name ? { name } : {}) });
   const runtime = ctx.runtime();
   const state = await observeLab(runtime, lab);
-  if (!state) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up, or see lab ls');
+  if (!state) {
+    const error = new LabStateError(`lab ${lab} is not up`, 'start it with lab up, or see lab ls');
+    // A script reading --json gets a document in every case; the exit code (2) says the rest.
+    if (options.json) ctx.io.out(JSON.stringify(notUpJson(lab, error.message), null, 2));
+    throw error;
+  }
   ctx.io.out(options.json ? JSON.stringify(statusJson(state), null, 2) : renderStatus(state));
   return state.problems.length ? ExitCode.failed : ExitCode.ok;
 }

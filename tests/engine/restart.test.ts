@@ -79,7 +79,7 @@ for (const step of [/❯ Starting nodes/, /❯ Creating pods/]) {
       } else {
         t.is(after.code, 2, 'nothing is left, so the lab is not up');
       }
-      const down = await labOk(t, ['down', name]);
+      const down = await labOk(t, ['down', name, '--ignore-not-found']);
       t.regex(
         down.stderr,
         left > 0 ? /lab itest-eng: removed \d+ containers? and \d+ networks?/ : /nothing to remove/,

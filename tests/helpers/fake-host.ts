@@ -18,8 +18,6 @@ export class FakeHost implements Host {
   local = true;
   private readonly held = new Map<string, { onInterrupt?: () => void; released: Promise<void> }>();
 
-  constructor(private readonly clock: Clock = fakeClock()) {}
-
   async routes(): Promise<string[]> {
     return [...this.routeList];
   }
@@ -32,8 +30,11 @@ export class FakeHost implements Host {
   engineIsLocal(): boolean {
     return this.local;
   }
+  /**
+   * In-memory locks. A waiter waits for the holder's release (not a clock: the fake clock's sleeps
+   * return at once); `waitMs: 0` fails at once, as the real lock does.
+   */
   async lock(name: string, options: LockOptions): Promise<Lock> {
-    const deadline = this.clock.now() + options.waitMs;
     let told = false;
     for (;;) {
       const holder = this.held.get(name);
@@ -53,14 +54,13 @@ export class FakeHost implements Host {
           },
         };
       }
-      if (this.clock.now() >= deadline)
-        throw new LabStateError(`${name} is still held by another podlab process`);
+      if (options.waitMs <= 0) throw new LabStateError(`${name} is still held by another podlab process`);
       if (!told) {
         options.onWait?.();
         if (options.interrupt) holder.onInterrupt?.();
         told = true;
       }
-      await Promise.race([holder.released, this.clock.sleep(options.pollMs ?? 200)]);
+      await holder.released;
     }
   }
 }

@@ -472,6 +472,9 @@ test.serial('lab down leaves no container or network with the lab label', async 
   const runtime = await engine();
   t.deepEqual(await runtime.listContainers({ 'io.podlab.lab': name }), []);
   t.deepEqual(await runtime.listNetworks({ 'io.podlab.lab': name }), []);
-  const again = await labOk(t, ['down', name]);
-  t.regex(again.stderr, /nothing to remove/);
+  const again = await lab(['down', name]);
+  t.is(again.code, 2, 'a lab that is not up is an unknown lab (exit 2)');
+  t.regex(again.stderr, /lab itest-core is not up: nothing to remove/);
+  const ignored = await labOk(t, ['down', name, '--ignore-not-found']);
+  t.regex(ignored.stderr, /nothing to remove/);
 });

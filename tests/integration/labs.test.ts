@@ -109,6 +109,12 @@ test('validate, plan and status exit codes: 0 valid, 2 invalid or unknown', asyn
   const none = await lab(['status', 'itest-no-such-lab']);
   t.is(none.code, 2);
   t.regex(none.stderr, /lab itest-no-such-lab is not up/);
+  const noneJson = await lab(['status', 'itest-no-such-lab', '--json']);
+  t.is(noneJson.code, 2);
+  t.like(JSON.parse(noneJson.stdout), { name: 'itest-no-such-lab', up: false, healthy: false, nodes: [] });
+  const noneDown = await lab(['down', 'itest-no-such-lab']);
+  t.is(noneDown.code, 2);
+  t.regex(noneDown.stderr, /lab itest-no-such-lab is not up: nothing to remove/);
   const usage = await lab(['up', '--no-such-flag']);
   t.is(usage.code, 2);
   t.regex(usage.stderr, /unknown option '--no-such-flag'/);

@@ -88,7 +88,7 @@ test.serial(
     const { code, stderr } = await run.done;
     t.is(code, 130);
     t.regex(stderr, /SIGINT again: exiting now\. Remove what is left with: lab down itest-rel-int/);
-    t.is((await lab(['down', interrupted])).code, 0);
+    t.is((await lab(['down', interrupted, '--ignore-not-found'])).code, 0);
     t.is(await leftovers(interrupted), 0);
     await bystanderIntact(t);
   },

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { removeLab } from '../../src/apply/remove.js';
+import down from '../../src/commands/down.js';
 import up from '../../src/commands/up.js';
 import {
   EngineUnreachableError,
@@ -317,4 +318,69 @@ test('removing a network retries while the engine still reports active endpoints
   t.is(removed.networks.length, 1);
   t.is(runtime.networks.size, 0);
   t.is(runtime.calls.filter((c) => c.method === 'removeNetwork').length, 4);
+});
+
+/** Runs `up` of a lab whose CNI step lasts until `go` resolves; resolves once up holds the lab's lock. */
+async function upHeldAtCni(runtime: FakeRuntime, ctx: ReturnType<typeof testContext>, name: string) {
+  let go!: () => void;
+  const gate = new Promise<void>((r) => {
+    go = r;
+  });
+  let reached!: () => void;
+  const atCni = new Promise<void>((r) => {
+    reached = r;
+  });
+  const realExec = runtime.exec.bind(runtime);
+  runtime.exec = async (container, cmd, options) => {
+    if (cmd[1] === 'cni') {
+      reached();
+      await gate;
+    }
+    return realExec(container, cmd, options);
+  };
+  const running = up(ctx, { file: writeTopology(unpinned(name)) });
+  running.catch(() => {});
+  await atCni;
+  return { running, go };
+}
+
+test('lab down waits for a running up of the lab, then removes it', async (t) => {
+  const runtime = new FakeRuntime();
+  const upCtx = testContext(runtime);
+  const { running, go } = await upHeldAtCni(runtime, upCtx, 'waited');
+  const downCtx = testContext(runtime, process.cwd(), upCtx.host);
+  const downing = down(downCtx, 'waited', {});
+  await new Promise((r) => setImmediate(r));
+  t.regex(
+    downCtx.err.join('\n'),
+    /lab up of waited is running; waiting for it to finish \(lab down --force stops it\)/,
+  );
+  go();
+  t.is(await running, 0, 'up was not disturbed');
+  t.is(await downing, 0);
+  t.is(runtime.containers.size, 0);
+  t.is(runtime.networks.size, 0);
+});
+
+test('lab down --force stops a running up, which rolls back, then finds nothing left', async (t) => {
+  const runtime = new FakeRuntime();
+  const upCtx = testContext(runtime);
+  const { running, go } = await upHeldAtCni(runtime, upCtx, 'forced');
+  const downCtx = testContext(runtime, process.cwd(), upCtx.host);
+  const downing = down(downCtx, 'forced', { force: true, ignoreNotFound: true });
+  await t.throwsAsync(running, { instanceOf: InterruptedError });
+  go();
+  t.is(await downing, 0);
+  t.regex(upCtx.err.join('\n'), /lab down --force: stopping, and removing what this run created/);
+  t.regex(downCtx.err.join('\n'), /stopping it \(--force\)/);
+  t.is(runtime.containers.size, 0);
+  t.is(runtime.networks.size, 0);
+});
+
+test('lab down of a lab that does not exist exits 2, or 0 with --ignore-not-found', async (t) => {
+  const runtime = new FakeRuntime();
+  const error = await t.throwsAsync(down(testContext(runtime), 'ghost', {}), { instanceOf: LabStateError });
+  t.is(error!.exitCode, 2);
+  t.regex(error!.message, /lab ghost is not up: nothing to remove/);
+  t.is(await down(testContext(runtime), 'ghost', { ignoreNotFound: true }), 0);
 });

@@ -139,3 +139,24 @@ test("probe-http's tab-separated lines parse, empty fields included", async (t) 
     ],
   );
 });
+
+test('lab dns: the names after the one that resolved are not tried, in the JSON as in the table', async (t) => {
+  const { asResolverTries, parseDigBlocks } = await import('../../src/commands/dns.js');
+  const sep = '@@podlab-dns-end@@';
+  const output = [
+    ';; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1',
+    ';; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 2\nfoo.bar.svc.cluster.local. 5 IN A 10.96.0.2',
+    ';; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 3\nfoo.bar.cluster.local. 5 IN A 10.9.9.9',
+  ].join(`\n${sep}\n`);
+  const names = ['foo.bar.bar.svc.cluster.local', 'foo.bar.svc.cluster.local', 'foo.bar.cluster.local'];
+  const { attempts, hit } = asResolverTries(parseDigBlocks(names, `${output}\n${sep}\n`));
+  t.is(hit, 1);
+  t.deepEqual(
+    attempts.map((a) => [a.name, a.tried, a.status, a.answers]),
+    [
+      ['foo.bar.bar.svc.cluster.local', true, 'NXDOMAIN', []],
+      ['foo.bar.svc.cluster.local', true, 'NOERROR', ['A 10.96.0.2']],
+      ['foo.bar.cluster.local', false, 'not tried', []],
+    ],
+  );
+});
