@@ -1,4 +1,5 @@
 import { cidrProblem, overlaps, parseCidr, parseIp, size } from '../net/ipv4.js';
+import { count } from '../text.js';
 import type { PathPart } from './path.js';
 import type { Topology } from './types.js';
 import {
@@ -69,7 +70,7 @@ export function checkCluster(topology: Topology, report: Report): ClusterFacts {
     if (hosts < topology.nodes.length) {
       report(
         ['cluster', 'nodeSubnet'],
-        `${cluster.nodeSubnet} holds ${Math.max(0, hosts)} nodes besides its gateway; this lab has ${topology.nodes.length}`,
+        `${cluster.nodeSubnet} holds ${count(Math.max(0, hosts), 'node')} besides its gateway; this lab has ${topology.nodes.length}`,
       );
     }
   }

@@ -1,4 +1,5 @@
 import { cidrProblem, overlaps, parseCidr } from '../net/ipv4.js';
+import { count } from '../text.js';
 import { allocateNodeRanges, type PodInstance, podCapacity, type RangeResult } from './allocate.js';
 import type { Topology } from './types.js';
 import type { ClusterFacts } from './validate-cluster.js';
@@ -78,12 +79,12 @@ export function checkNodeCapacity(
   topology.nodes.forEach((node, i) => {
     const r = ranges[i];
     if (!r?.ok) return;
-    const count = instances.filter((p) => p.node === node.name).length + (i === 0 ? 1 : 0);
+    const pods = instances.filter((p) => p.node === node.name).length + (i === 0 ? 1 : 0);
     const capacity = podCapacity(r.cidr);
-    if (count > capacity) {
+    if (pods > capacity) {
       report(
         ['nodes', i],
-        `node "${node.name}" runs ${count} pods but its range ${r.cidr} holds ${capacity}; use a wider range (smaller cluster.nodeMaskSize or podCIDR)`,
+        `node "${node.name}" runs ${count(pods, 'pod')} but its range ${r.cidr} holds ${capacity}; use a wider range (smaller cluster.nodeMaskSize or podCIDR)`,
       );
     }
   });

@@ -2,6 +2,7 @@ import { contains, parseCidr, parseIp } from '../net/ipv4.js';
 import { parseResolvConf } from '../net/resolv.js';
 import { dnsService } from '../plan/services.js';
 import type { LabState } from '../state/observe.js';
+import { count } from '../text.js';
 import { type Check, type CheckContext, type CheckOutcome, fail, key, pass, running, skip } from './check.js';
 
 /** Services that DNS names (all but kube-dns itself and ExternalName, whose target lies outside). */
@@ -24,7 +25,7 @@ export const dnsSameNamespace: Check = {
       const from = running(ctx.state).find((p) => p.namespace === s.namespace);
       return from ? [{ s, from: key(from), name: s.name }] : [];
     });
-    return judgeResolution(ctx, expected, queries, true);
+    return resolveAndJudge(ctx, expected, queries, 'no Service with a pod of its own namespace to ask from');
   },
 };
 
@@ -47,7 +48,7 @@ export const dnsCrossNamespace: Check = {
           ]
         : [];
     });
-    return judgeResolution(ctx, expected, queries, true);
+    return resolveAndJudge(ctx, expected, queries, 'no Service with a pod of another namespace to ask from');
   },
 };
 
@@ -66,7 +67,12 @@ export const dnsFqdn: Check = {
         name: `${s.name}.${s.namespace}.svc.${ctx.state.domain}`,
       })),
     );
-    return judgeResolution(ctx, expected, queries, false);
+    return resolveAndJudge(
+      ctx,
+      expected,
+      queries,
+      named(ctx.state).length === 0 ? 'no Services' : 'no running pod outside kube-system to ask from',
+    );
   },
 };
 
@@ -97,7 +103,7 @@ export const dnsResolvConf: Check = {
     }
     return wrong.length
       ? fail(expected, wrong.join('\n'), [], 'read it: lab exec NS/POD -- cat /etc/resolv.conf')
-      : pass(expected, `${running(ctx.state).length} pods have the kubelet's resolver`);
+      : pass(expected, `${count(running(ctx.state).length, 'pod')}: each has the kubelet's resolver`);
   },
 };
 
@@ -139,18 +145,16 @@ export const dnsPodNetwork: Check = {
   },
 };
 
-/** Resolves each query with the pod's own resolver and compares with what the Service should give. */
-async function judgeResolution(
-  ctx: CheckContext,
-  expected: string,
-  queries: { s: LabState['services'][number]; from: string; name: string; absent?: boolean }[],
-  skipWhenEmpty: boolean,
-): Promise<CheckOutcome> {
-  if (queries.length === 0)
-    return skipWhenEmpty
-      ? skip(expected, 'no Service with a pod to ask from')
-      : pass(expected, 'no Services');
-  const answers = await ctx.probes.resolve(queries.map((q) => ({ from: q.from, name: q.name })));
+/** A name to resolve from a pod, and the Service it must (or, `absent`, must not) resolve to. */
+export interface DnsQuery {
+  s: LabState['services'][number];
+  from: string;
+  name: string;
+  absent?: boolean;
+}
+
+/** Judges lookups (pure): each answer against what its Service must give, or must not. */
+export function wrongAnswers(queries: DnsQuery[], answers: { code: number; answer: string }[]): string[] {
   const wrong: string[] = [];
   queries.forEach((q, i) => {
     const a = answers[i]!;
@@ -177,6 +181,22 @@ async function judgeResolution(
         wrong.push(`${q.from}: "${q.name}" resolved to ${got.join(', ')}, expected ${want.join(', ')}`);
     }
   });
+  return wrong;
+}
+
+/**
+ * Resolves each query with the pod's own resolver and judges the answers; with no query the check is
+ * skipped for `nothingToAsk` (never passed: a check that asked nothing proved nothing).
+ */
+async function resolveAndJudge(
+  ctx: CheckContext,
+  expected: string,
+  queries: DnsQuery[],
+  nothingToAsk: string,
+): Promise<CheckOutcome> {
+  if (queries.length === 0) return skip(expected, nothingToAsk);
+  const answers = await ctx.probes.resolve(queries.map((q) => ({ from: q.from, name: q.name })));
+  const wrong = wrongAnswers(queries, answers);
   return wrong.length
     ? fail(
         expected,
@@ -184,5 +204,5 @@ async function judgeResolution(
         [],
         `see what the resolver tries: lab dns NAME --from ${queries[0]!.from}`,
       )
-    : pass(expected, `${queries.length} lookups answered as expected`);
+    : pass(expected, `${count(queries.length, 'lookup')} answered as expected`);
 }

@@ -1,4 +1,5 @@
 import { Label } from '../labels.js';
+import { count } from '../text.js';
 import { type Check, fail, key, pass, skip } from './check.js';
 import { parseEcho, probePort } from './probes.js';
 
@@ -35,6 +36,10 @@ export const podLocalhost: Check = {
           seen,
           'a container that does not share the pod’s namespace was not started with --network container:<sandbox>',
         )
-      : pass(expected, `${seen.length} containers of ${pods.length} pods share localhost`, seen);
+      : pass(
+          expected,
+          `${count(seen.length, 'container')} of ${count(pods.length, 'pod')} share localhost`,
+          seen,
+        );
   },
 };

@@ -1,3 +1,4 @@
+import { count } from '../text.js';
 import {
   type Check,
   type CheckContext,
@@ -82,23 +83,38 @@ async function natEvidence(
   return { evidence, hint };
 }
 
+/** One no-NAT probe: from a pod or node (on `node`) to `target`, which must see `peer` as the sender. */
+export interface NoNatProbe {
+  from: string;
+  node: string;
+  target: string;
+  peer: string;
+}
+
+/**
+ * The probes that break the rule (pure): unanswered, answered by something other than podlab-echo,
+ * or answered seeing another source address than the sender's own.
+ */
+export function noNatFailures(
+  probes: NoNatProbe[],
+  results: HttpResult[],
+): { r: HttpResult; p: NoNatProbe }[] {
+  return results
+    .map((r, i) => ({ r, p: probes[i]! }))
+    .filter(({ r, p }) => r.code !== 0 || parseEcho(r.body)?.peer !== p.peer);
+}
+
 /** Runs probes and judges each by the peer address the echo server saw. */
-async function probeNoNat(
-  ctx: CheckContext,
-  expected: string,
-  probes: { from: string; node: string; target: string; peer: string }[],
-): Promise<CheckOutcome> {
+async function probeNoNat(ctx: CheckContext, expected: string, probes: NoNatProbe[]): Promise<CheckOutcome> {
   if (probes.length === 0) return skip(expected, 'nothing to probe (one node, or no running pods)');
   const results = await ctx.probes.http(
     probes.map((p) => ({ from: p.from, url: `http://${p.target}:${probePort}/` })),
   );
-  const failures = results
-    .map((r, i) => ({ r, p: probes[i]! }))
-    .filter(({ r, p }) => r.code !== 0 || parseEcho(r.body)?.peer !== p.peer);
+  const failures = noNatFailures(probes, results);
   if (failures.length === 0)
     return pass(
       expected,
-      `${probes.length} of ${probes.length} probes answered, each seeing the sender's own address`,
+      `${probes.length} of ${count(probes.length, 'probe')} answered, each seeing the sender's own address`,
     );
   const { evidence, hint } = await natEvidence(
     ctx,
@@ -106,7 +122,7 @@ async function probeNoNat(
   );
   return fail(
     expected,
-    `${failures.length} of ${probes.length} probes failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}`,
+    `${failures.length} of ${count(probes.length, 'probe')} failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}`,
     evidence,
     hint,
   );

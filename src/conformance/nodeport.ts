@@ -1,18 +1,24 @@
+import type { LabState } from '../state/observe.js';
 import { type Check, fail, pass, skip } from './check.js';
 import { proxied } from './services.js';
+
+/** Every NodePort with endpoints on every node IP (pure): what nodeport-external probes. */
+export function nodePortTargets(state: LabState): { svc: string; node: string; url: string }[] {
+  return proxied(state).flatMap((s) =>
+    s.ports
+      .filter((p) => p.nodePort !== undefined && p.protocol === 'TCP' && p.endpoints.length > 0)
+      .flatMap((p) =>
+        state.nodes.map((n) => ({ svc: s.key, node: n.name, url: `http://${n.ip}:${p.nodePort}/` })),
+      ),
+  );
+}
 
 export const nodeportExternal: Check = {
   id: 'nodeport-external',
   rule: "a NodePort answers on every node's IP from outside the cluster (the lab's host)",
   async run(ctx) {
     const expected = 'each NodePort with endpoints answers on every node IP, from the host';
-    const targets = proxied(ctx.state).flatMap((s) =>
-      s.ports
-        .filter((p) => p.nodePort !== undefined && p.protocol === 'TCP' && p.endpoints.length > 0)
-        .flatMap((p) =>
-          ctx.state.nodes.map((n) => ({ svc: s.key, node: n.name, url: `http://${n.ip}:${p.nodePort}/` })),
-        ),
-    );
+    const targets = nodePortTargets(ctx.state);
     if (targets.length === 0) return skip(expected, 'no NodePort Service with endpoints');
     const results = await Promise.all(
       targets.map(async (t) => {

@@ -1,7 +1,7 @@
 import { dnsService } from '../plan/services.js';
 import type { LabState } from '../state/observe.js';
 import { type Check, fail, key, type PodState, pass, running, skip } from './check.js';
-import { parseEcho } from './probes.js';
+import { type HttpResult, parseEcho } from './probes.js';
 
 /** Connections per endpoint that pod-to-service makes to each Service, and again if one was missed. */
 const firstRound = 8;
@@ -18,13 +18,75 @@ export function proxied(state: LabState) {
   );
 }
 
+/** One connection pod-to-service makes: to a Service's ClusterIP, from a client pod. */
+export interface ServiceProbe {
+  svc: string;
+  from: PodState;
+  url: string;
+  /** The endpoints (pod names) that the connections must reach between them. */
+  want: string[];
+}
+
+/** The probes of each Service grouped, with their results, in the order the Services came. */
+function bySvc(probes: ServiceProbe[], results: HttpResult[]) {
+  const all = probes.map((p, i) => ({ p, r: results[i]! }));
+  return [...new Set(probes.map((p) => p.svc))].map((svc) => all.filter(({ p }) => p.svc === svc));
+}
+
+/** The Services whose probes did not reach every endpoint (pure): they get a second round. */
+export function unreachedServices(probes: ServiceProbe[], results: HttpResult[]): string[] {
+  return bySvc(probes, results)
+    .filter((mine) => {
+      const reached = new Set(mine.map(({ r }) => parseEcho(r.body)?.pod));
+      return mine[0]!.p.want.some((w) => !reached.has(w));
+    })
+    .map((mine) => mine[0]!.p.svc);
+}
+
+/**
+ * Judges pod-to-service (pure): per Service, connections that failed, endpoints never reached, and
+ * endpoints that saw another source than the client pod's IP (SNAT); with one line of evidence each.
+ */
+export function judgeServices(
+  probes: ServiceProbe[],
+  results: HttpResult[],
+): { problems: string[]; evidence: string[] } {
+  const problems: string[] = [];
+  const evidence: string[] = [];
+  for (const mine of bySvc(probes, results)) {
+    const { p } = mine[0]!;
+    const svc = p.svc;
+    const failed = mine.filter(({ r }) => r.code !== 0);
+    const echoes = mine.map(({ r }) => parseEcho(r.body)).filter((e) => e !== undefined);
+    const reached = new Set(echoes.map((e) => e.pod));
+    const snat = echoes.filter((e) => e.peer !== p.from.ip);
+    if (failed.length)
+      problems.push(
+        `${svc}: ${failed.length} of ${mine.length} connections from ${key(p.from)} to ${p.url} failed: ${failed[0]!.r.error.trim()}`,
+      );
+    if (echoes.length && p.want.some((w) => !reached.has(w))) {
+      problems.push(
+        `${svc}: reached ${[...reached].sort().join(', ') || 'no endpoint'}; never ${p.want.filter((w) => !reached.has(w)).join(', ')}`,
+      );
+    }
+    if (snat.length)
+      problems.push(
+        `${svc}: endpoints saw ${[...new Set(snat.map((e) => e.peer))].join(', ')}, not the client's ${p.from.ip}`,
+      );
+    evidence.push(
+      `${svc} from ${key(p.from)}: ${mine.length} connections, ${echoes.length ? `reached ${[...reached].sort().join(', ')}` : `${mine.length - failed.length} succeeded (not echo servers)`}`,
+    );
+  }
+  return { problems, evidence };
+}
+
 export const podToService: Check = {
   id: 'pod-to-service',
   rule: 'a ClusterIP sends connections to every endpoint of its Service, without SNAT',
   async run(ctx) {
     const expected =
       'repeated connections to each ClusterIP reach every endpoint, which sees the client pod IP';
-    const probes: { svc: string; from: PodState; url: string; want: string[] }[] = [];
+    const probes: ServiceProbe[] = [];
     for (const s of proxied(ctx.state)) {
       const port = s.ports.find((p) => p.protocol === 'TCP' && p.endpoints.length > 0);
       if (!port) continue;
@@ -50,14 +112,8 @@ export const podToService: Check = {
     // kube-proxy picks endpoints at random: with 8 connections per endpoint, a Service of 9 endpoints
     // misses one about once in 300 runs. A Service that missed one gets a second round, 16 per endpoint,
     // before it is judged (a healthy one then misses one less than once in 10^9 runs; a broken one stays unreached).
-    const unreached = new Set(
-      [...new Set(probes.map((p) => p.svc))].filter((svc) => {
-        const mine = probes.map((p, i) => ({ p, r: results[i]! })).filter(({ p }) => p.svc === svc);
-        const reached = new Set(mine.map(({ r }) => parseEcho(r.body)?.pod));
-        return mine[0]!.p.want.some((w) => !reached.has(w));
-      }),
-    );
-    const again = [...unreached].flatMap((svc) => {
+    const unreached = unreachedServices(probes, results);
+    const again = unreached.flatMap((svc) => {
       const first = probes.filter((p) => p.svc === svc);
       const base = first[0]!;
       return Array.from({ length: base.want.length * secondRound }, (_, i) => ({
@@ -69,32 +125,7 @@ export const podToService: Check = {
       results.push(...(await ctx.probes.http(again.map((p) => ({ from: key(p.from), url: p.url })))));
       probes.push(...again);
     }
-    const problems: string[] = [];
-    const evidence: string[] = [];
-    for (const svc of new Set(probes.map((p) => p.svc))) {
-      const mine = probes.map((p, i) => ({ p, r: results[i]! })).filter(({ p }) => p.svc === svc);
-      const { p } = mine[0]!;
-      const failed = mine.filter(({ r }) => r.code !== 0);
-      const echoes = mine.map(({ r }) => parseEcho(r.body)).filter((e) => e !== undefined);
-      const reached = new Set(echoes.map((e) => e.pod));
-      const snat = echoes.filter((e) => e.peer !== p.from.ip);
-      if (failed.length)
-        problems.push(
-          `${svc}: ${failed.length} of ${mine.length} connections from ${key(p.from)} to ${p.url} failed: ${failed[0]!.r.error.trim()}`,
-        );
-      if (echoes.length && p.want.some((w) => !reached.has(w))) {
-        problems.push(
-          `${svc}: reached ${[...reached].sort().join(', ') || 'no endpoint'}; never ${p.want.filter((w) => !reached.has(w)).join(', ')}`,
-        );
-      }
-      if (snat.length)
-        problems.push(
-          `${svc}: endpoints saw ${[...new Set(snat.map((e) => e.peer))].join(', ')}, not the client's ${p.from.ip}`,
-        );
-      evidence.push(
-        `${svc} from ${key(p.from)}: ${mine.length} connections, ${echoes.length ? `reached ${[...reached].sort().join(', ')}` : `${mine.length - failed.length} succeeded (not echo servers)`}`,
-      );
-    }
+    const { problems, evidence } = judgeServices(probes, results);
     if (problems.length === 0) return pass(expected, evidence.join('\n'), evidence);
     const node = probes[0]!.from.node;
     evidence.push(
