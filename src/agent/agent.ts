@@ -1,5 +1,37 @@
 import { RuntimeError } from '../errors.js';
+import { nodePaths, podMarker } from '../plan/names.js';
 import type { Runtime } from '../runtime/runtime.js';
+
+/**
+ * What every agent call gets in its environment: the node-side paths and the sandbox marker, from
+ * their one source (plan/names.ts). The agent reads them from here and hard-codes none.
+ */
+export const agentEnv: Readonly<Record<string, string>> = {
+  PODLAB_CNI_CONF: nodePaths.cniConfig,
+  PODLAB_CNI_BIN: nodePaths.cniBin,
+  PODLAB_READY: nodePaths.ready,
+  PODLAB_PROBES: nodePaths.probes,
+  PODLAB_MARKER: podMarker,
+};
+
+/**
+ * The verbs podlab calls and the per-call inputs each one reads from its environment (besides
+ * PODLAB_INPUT and agentEnv). The contract test holds the agent's `case` to exactly this list.
+ */
+export const agentVerbs: Readonly<Record<string, readonly string[]>> = {
+  'write-file': [],
+  'ip-batch': [],
+  cni: [],
+  configure: ['PODLAB_CNI', 'PODLAB_ROUTES', 'PODLAB_RULES', 'PODLAB_HOOKS'],
+  ready: ['PODLAB_DNS'],
+  iptables: ['PODLAB_HOOKS'],
+  'wait-dns': [],
+  'probe-serve': [],
+  'probe-http': [],
+  'probe-resolve': [],
+  resolv: [],
+  pods: [],
+};
 
 /**
  * Runs one podlab-agent verb in a node. The input travels as an environment variable, so topology
@@ -13,7 +45,7 @@ export async function agent(
   env: Record<string, string> = {},
 ): Promise<string> {
   const result = await runtime.exec(node.container, ['podlab-agent', ...args], {
-    env: { ...env, PODLAB_INPUT: input },
+    env: { ...env, ...agentEnv, PODLAB_INPUT: input },
   });
   if (result.exitCode !== 0) {
     throw new RuntimeError(
@@ -42,7 +74,7 @@ export interface PodLine {
 }
 
 /** Where each node keeps the topology hash once `up` has finished (podlab-agent's READY). */
-export const readyMarkerPath = '/run/podlab/ready';
+export const readyMarkerPath = nodePaths.ready;
 
 /** Splits `podlab-agent pods` output into the ready marker and the pods. */
 export function parsePods(text: string): { ready: string; pods: PodLine[] } {

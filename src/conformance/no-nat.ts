@@ -1,3 +1,4 @@
+import { cniConfigPath } from '../plan/names.js';
 import { count } from '../text.js';
 import {
   type Check,
@@ -75,7 +76,7 @@ async function natEvidence(
       ? "a route is missing: compare `lab exec NODE -- ip route` with each other node's pod range"
       : '',
     natted
-      ? 'traffic is masqueraded on its way: look for MASQUERADE/SNAT or CNI-* rules in `lab exec NODE -- iptables -t nat -S POSTROUTING` and ipMasq in /etc/cni/net.d/10-podlab.conf'
+      ? `traffic is masqueraded on its way: look for MASQUERADE/SNAT or CNI-* rules in \`lab exec NODE -- iptables -t nat -S POSTROUTING\` and ipMasq in ${cniConfigPath}`
       : '',
   ]
     .filter(Boolean)

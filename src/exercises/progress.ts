@@ -1,10 +1,11 @@
 import { agent } from '../agent/agent.js';
+import { nodePaths } from '../plan/names.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { NodeState } from '../state/observe.js';
 import { count } from '../text.js';
 
 /** Where a lab keeps its classroom progress: in its first node, so it lives and dies with the lab. */
-export const progressPath = '/var/lib/podlab/exercises.json';
+export const progressPath = nodePaths.progress;
 
 export interface ExerciseProgress {
   started?: string;

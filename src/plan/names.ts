@@ -9,10 +9,26 @@ export const names = {
     `podlab-${lab}-${namespace}.${pod}.${container}`,
 } as const;
 
+/**
+ * Paths and names inside a node that podlab and its node agent (templates/node/bin/podlab-agent)
+ * share. This is their one source: every agent call passes them (agentEnv in agent/agent.ts), and
+ * the agent hard-codes none of them (a contract test reads the agent to hold both sides to it).
+ */
+export const nodePaths = {
+  /** Where each node keeps its CNI network configuration. */
+  cniConfig: '/etc/cni/net.d/10-podlab.conf',
+  /** Where Debian's containernetworking-plugins puts the plugin binaries. */
+  cniBin: '/usr/lib/cni',
+  /** The topology hash, written once `up` has finished on the node. */
+  ready: '/run/podlab/ready',
+  /** The PIDs of the probe listeners that `lab test` started. */
+  probes: '/run/podlab/probes',
+  /** Classroom progress, kept in the lab's first node. */
+  progress: '/var/lib/podlab/exercises.json',
+} as const;
+
 /** Where each node keeps its CNI network configuration. */
-export const cniConfigPath = '/etc/cni/net.d/10-podlab.conf';
-/** Where Debian's containernetworking-plugins puts the plugin binaries. */
-export const cniBinDir = '/usr/lib/cni';
+export const cniConfigPath = nodePaths.cniConfig;
 /** Environment marker of a pod sandbox; the node finds the sandbox's PID by it. */
 export const podMarker = 'PODLAB_POD';
 /** The image name a topology uses for podlab's own node image. */

@@ -1,7 +1,8 @@
 import type { Exercise } from '../../src/exercises/exercise.js';
+import { cniConfigPath } from '../../src/plan/names.js';
 import { nodePair } from './shared.js';
 
-const config = '/etc/cni/net.d/10-podlab.conf';
+const config = cniConfigPath;
 
 const exercise: Exercise = {
   id: 'cni-ipmasq',
