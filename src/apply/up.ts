@@ -156,10 +156,12 @@ async function rollback(
   io.err(`up ${interrupted ? 'interrupted' : 'failed'}; removing what it created (keep it with --retain)`);
   try {
     await removeLab(runtime, lab, clock);
+    const giveUp = new AbortController();
     const settled = await Promise.race([
       Promise.allSettled(inflight).then(() => true),
-      clock.sleep(settleMs).then(() => false),
+      clock.sleep(settleMs, giveUp.signal).then(() => false),
     ]);
+    giveUp.abort();
     await removeLab(runtime, lab, clock);
     if (!settled)
       io.err(
