@@ -6,6 +6,8 @@ export const ExitCode = {
   failed: 1,
   invalid: 2,
   runtime: 3,
+  /** lab test: no check failed, but one could not be decided for reasons that are not the lab's. */
+  uncertain: 4,
   interrupted: 130,
 } as const;
 

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { RuntimeError } from '../errors.js';
 import { nodePaths, podMarker } from '../plan/names.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -54,6 +55,67 @@ export async function agent(
     );
   }
   return result.stdout;
+}
+
+/** A verb that runs in a node for as long as podlab's run lasts; `stop` ends it. */
+export interface AgentSession {
+  /** Closes the verb's input (it then stops what it started) and waits for it to end. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a long-running agent verb (probe-serve): resolves once it prints `ready`, fails when it ends
+ * before that. It lives until `stop` closes its input, or until this process dies and the engine
+ * closes it: its lifetime is the run's, never a clock's.
+ */
+export async function agentSession(
+  runtime: Runtime,
+  node: { name: string; container: string },
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<AgentSession> {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  let isReady = false;
+  const fail = (detail: string) =>
+    new RuntimeError(
+      `podlab-agent ${args.join(' ')} failed on node ${node.name}: ${detail}`,
+      `look inside with: lab exec ${node.name} -- sh`,
+    );
+  const running = runtime.exec(node.container, ['podlab-agent', ...args], {
+    env: { ...env, ...agentEnv, PODLAB_INPUT: '' },
+    stdin,
+    sinks: { stdout, stderr },
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/^ready$/m.test(out)) {
+        isReady = true;
+        resolve();
+      }
+    });
+    stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    running.then(
+      (r) => {
+        if (!isReady) reject(fail(`exit ${r.exitCode} before it was ready: ${(err || out).trim()}`));
+      },
+      (error: unknown) => reject(error),
+    );
+  });
+  await ready;
+  return {
+    async stop() {
+      stdin.end();
+      const r = await running;
+      if (r.exitCode !== 0) throw fail(`exit ${r.exitCode} while stopping: ${err.trim()}`);
+    },
+  };
 }
 
 /** One line of `podlab-agent cni ADD` output. */

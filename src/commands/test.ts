@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { conformance } from '../conformance/conformance.js';
-import { type ReporterName, render, reporters, tally } from '../conformance/report.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { conformanceRun, describeTimings } from '../conformance/conformance.js';
+import { type ReporterName, render, reporters, verdictCode } from '../conformance/report.js';
+import { UsageError } from '../errors.js';
 import { type CommandContext, labName } from './context.js';
 
 export interface TestOptions {
@@ -12,7 +12,10 @@ export interface TestOptions {
   output?: string;
 }
 
-/** `lab test [NAME]`: exit 0 when every check passed (or was skipped), 1 when one failed. */
+/**
+ * `lab test [NAME]`: exit 0 when every check passed (or was skipped), 1 when one failed, 4 when none
+ * failed but one could not be decided (its listener was down, the machine too busy): not the lab's fault.
+ */
 export default async function test(
   ctx: CommandContext,
   name: string | undefined,
@@ -29,18 +32,19 @@ export default async function test(
     ...(options.file ? { file: options.file } : {}),
   });
   const started = ctx.clock.now();
-  const results = await conformance(
+  const run = await conformanceRun(
     { runtime: ctx.runtime(), host: ctx.host, clock: ctx.clock },
     lab,
     options.only,
     ctx.io.err,
   );
-  const report = render(reporter, lab, results, ctx.io.interactive);
+  const { results } = run;
+  const report = render(reporter, lab, results, ctx.io.interactive, run.timings);
   if (options.output) {
     await writeFile(options.output, `${report}\n`);
     ctx.io.err(`${reporter} report written to ${options.output}`);
     if (reporter !== 'pretty') ctx.io.out(render('pretty', lab, results, ctx.io.interactive));
   } else ctx.io.out(report);
-  ctx.io.err(`lab test took ${((ctx.clock.now() - started) / 1000).toFixed(1)} s`);
-  return tally(results).failed ? ExitCode.failed : ExitCode.ok;
+  ctx.io.err(`lab test took ${((ctx.clock.now() - started) / 1000).toFixed(1)} s: ${describeTimings(run)}`);
+  return verdictCode(results);
 }

@@ -76,10 +76,10 @@ async function report(
   }
   if (!options.test) return ExitCode.ok;
   const { conformance } = await import('../conformance/conformance.js');
-  const { render, tally } = await import('../conformance/report.js');
+  const { render, verdictCode } = await import('../conformance/report.js');
   const results = await conformance({ runtime, host: ctx.host, clock: ctx.clock }, name);
   ctx.io.out(`\n${render('pretty', name, results, ctx.io.interactive)}`);
-  return tally(results).failed ? ExitCode.failed : ExitCode.ok;
+  return verdictCode(results);
 }
 
 /**

@@ -6,7 +6,11 @@ import type { Probes } from './probes.js';
 
 export type { PodState } from '../state/observe.js';
 
-export type CheckStatus = 'passed' | 'failed' | 'skipped';
+/**
+ * `uncertain`: the check could not tell, for a reason that is not the lab's (its probe listener was
+ * down, the machine too busy); the report says why. `lab test` exits 4 then, not 1.
+ */
+export type CheckStatus = 'passed' | 'failed' | 'skipped' | 'uncertain';
 
 /** What a check found: what it expected, what it saw, and the evidence behind it. */
 export interface CheckOutcome {
@@ -59,6 +63,14 @@ export const fail = (expected: string, seen: string, evidence: string[], hint?: 
   seen,
   evidence,
   ...(hint ? { hint } : {}),
+});
+/** An outcome the check could not decide, for reasons that are not the lab's (`seen` says which). */
+export const uncertain = (expected: string, seen: string, evidence: string[] = []): CheckOutcome => ({
+  status: 'uncertain',
+  expected,
+  seen,
+  evidence,
+  hint: 'nothing points at the lab: run lab test again (on a quieter machine, or with fewer labs at once)',
 });
 /** A skipped outcome: nothing in this lab to check the rule on, and why. */
 export const skip = (expected: string, why: string): CheckOutcome => ({

@@ -12,6 +12,7 @@ import {
   peersOffNode,
   running,
   skip,
+  uncertain,
 } from './check.js';
 import { type HttpResult, parseEcho, probePort } from './probes.js';
 
@@ -102,7 +103,7 @@ export function noNatFailures(
 ): { r: HttpResult; p: NoNatProbe }[] {
   return results
     .map((r, i) => ({ r, p: probes[i]! }))
-    .filter(({ r, p }) => r.code !== 0 || parseEcho(r.body)?.peer !== p.peer);
+    .filter(({ r, p }) => !r.uncertain && (r.code !== 0 || parseEcho(r.body)?.peer !== p.peer));
 }
 
 /** Runs probes and judges each by the peer address the echo server saw. */
@@ -112,10 +113,16 @@ async function probeNoNat(ctx: CheckContext, expected: string, probes: NoNatProb
     probes.map((p) => ({ from: p.from, url: `http://${p.target}:${probePort}/` })),
   );
   const failures = noNatFailures(probes, results);
-  if (failures.length === 0)
+  const doubts = results.filter((r) => r.uncertain).map((r) => `${r.from} → ${r.url}: ${r.uncertain}`);
+  if (failures.length === 0 && doubts.length === 0)
     return pass(
       expected,
       `${probes.length} of ${count(probes.length, 'probe')} answered, each seeing the sender's own address`,
+    );
+  if (failures.length === 0)
+    return uncertain(
+      expected,
+      `${doubts.length} of ${count(probes.length, 'probe')} could not be decided; every other probe answered, seeing the sender's own address:\n${doubts.join('\n')}`,
     );
   const { evidence, hint } = await natEvidence(
     ctx,
@@ -123,7 +130,7 @@ async function probeNoNat(ctx: CheckContext, expected: string, probes: NoNatProb
   );
   return fail(
     expected,
-    `${failures.length} of ${count(probes.length, 'probe')} failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}`,
+    `${failures.length} of ${count(probes.length, 'probe')} failed:\n${failures.map(({ r, p }) => describe(r, p.peer)).join('\n')}${doubts.length ? `\nand ${doubts.length} could not be decided:\n${doubts.join('\n')}` : ''}`,
     evidence,
     hint,
   );

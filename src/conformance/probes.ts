@@ -1,17 +1,17 @@
-import { agent, jsonLines } from '../agent/agent.js';
+import { type AgentSession, agent, agentSession, jsonLines } from '../agent/agent.js';
+import { type Clock, systemClock } from '../clock.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState, NodeState } from '../state/observe.js';
 
 /** The port of the short-lived echo listeners that checks probe (the well-known echo port). */
 export const probePort = 7;
 
-/** curl exit codes that a busy listener causes and a second try clears (see Probes.http). */
-const transient = new Set([1, 28, 52, 56]);
-
 /** One HTTP probe: from a pod (`ns/pod`) or a node (`node:NAME`) to a URL. */
 export interface HttpProbe {
   from: string;
   url: string;
+  /** Seconds to wait for the connection (the answer gets 2 more); podlab-agent's default is 3. */
+  timeout?: number;
 }
 
 /** What one HTTP probe got: curl's exit code, the body, curl's error, and how long it took. */
@@ -20,6 +20,11 @@ export interface HttpResult extends HttpProbe {
   body: string;
   error: string;
   ms: number;
+  /**
+   * Set when the probe failed but the failure cannot be the lab's to answer for: why (its listener
+   * was down, or the machine too busy to tell). A check reports it as uncertain, not as failed.
+   */
+  uncertain?: string;
 }
 
 /** Parses probe-http's tab-separated lines: FROM URL CURL-EXIT SECONDS BODY ERROR. */
@@ -31,6 +36,15 @@ export function parseHttpLines(text: string): HttpResult[] {
       const [from = '', url = '', code = '-1', seconds = '0', body = '', error = ''] = line.split('\t');
       return { from, url, code: Number(code), body, error, ms: Math.round(Number(seconds) * 1000) };
     });
+}
+
+/**
+ * How long a failed probe is given when it is asked again, alone: ten seconds, or four times the
+ * slowest answer of its run when the machine is slower than that (a minute at most), so that the
+ * wait grows with what the machine shows it needs.
+ */
+export function patience(slowestMs: number): number {
+  return Math.min(60, Math.max(10, Math.ceil((4 * slowestMs) / 1000)));
 }
 
 /** What podlab-echo answers. */
@@ -57,9 +71,16 @@ export function parseEcho(body: string): Echo | undefined {
  * source's own network namespace, with one exec per node for a whole batch.
  */
 export class Probes {
+  /** How many failed probes were asked again before they counted, and the time that took (ms, wall). */
+  confirmedProbes = 0;
+  confirmMs = 0;
+  private confirming = 0;
+  private confirmStarted = 0;
+
   constructor(
     private readonly runtime: Runtime,
     private readonly state: LabState,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private nodeOf(from: string): NodeState {
@@ -71,19 +92,39 @@ export class Probes {
     return node;
   }
 
-  /** Starts echo listeners on `probePort` in every node and pod for `seconds`. */
-  async serve(seconds = 120): Promise<void> {
-    await Promise.all(
+  /**
+   * Starts echo listeners on `probePort` in every node and pod; they live until the returned
+   * session is stopped (or this process dies), however long the run takes.
+   */
+  async serve(): Promise<AgentSession> {
+    const sessions = await Promise.allSettled(
       this.state.nodes
         .filter((n) => n.state === 'running')
-        .map((n) => agent(this.runtime, n, ['probe-serve', String(probePort), String(seconds)])),
+        .map((n) => agentSession(this.runtime, n, ['probe-serve', String(probePort)])),
     );
+    const started = sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const stop = async () => {
+      await Promise.all(started.map((s) => s.stop()));
+    };
+    const failed = sessions.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await stop().catch(() => {});
+      throw failed.reason;
+    }
+    return { stop };
   }
 
   /** HTTP probes of all concurrent checks, one probe-http exec per node per window. */
   private readonly httpBatch = new Batcher<HttpResult>(async (node, inputs) => {
     const lines = parseHttpLines(await agent(this.runtime, node, ['probe-http'], inputs.join('\n')));
-    return new Map(lines.map((l) => [`${l.from} ${l.url}`, l]));
+    const byProbe = new Map(lines.map((l) => [`${l.from} ${l.url}`, l]));
+    // An input may carry a timeout after FROM and URL; its result is found by those two.
+    return new Map(
+      inputs.flatMap((input) => {
+        const line = byProbe.get(input.split(' ').slice(0, 2).join(' '));
+        return line ? [[input, line] as const] : [];
+      }),
+    );
   });
 
   /** Name lookups of all concurrent checks, one probe-resolve exec per node per window. */
@@ -102,29 +143,93 @@ export class Probes {
   );
 
   /**
-   * Runs HTTP probes from inside the lab; results come back in the order asked. A probe that failed
-   * the way an overloaded listener fails is asked once more: timed out (curl exit 28), an empty
-   * reply (52), a reply without HTTP headers (1: the listener gave up waiting for the request) or a
-   * reset (56). With thousands of probes on a small machine a listener can miss one, while real
-   * faults fail the same way twice (a missing route fails at once, a NAT rule answers from the wrong
-   * address, a missing way back times out again).
+   * Runs HTTP probes from inside the lab; results come back in the order asked. A failure is not
+   * taken at its word: a busy machine makes a listener miss a connection or answer late, and that is
+   * no fault of the lab. So before a probe counts as failed, podlab asks the listener it was sent to
+   * on that listener's own loopback (is it up?), and asks the probe again, alone, with time to spare
+   * (`patience`). A probe that then answers passes; one that fails again while its listener is up is
+   * the lab's (a missing route fails at once, a NAT rule answers from the wrong address, a missing
+   * way back times out again); one whose listener is down, or whose listener took longer on its own
+   * loopback than half the time given, is marked uncertain, with why.
    */
   async http(probes: HttpProbe[]): Promise<HttpResult[]> {
-    const first = await this.httpOnce(probes);
-    const again = first.map((r, i) => (transient.has(r.code) ? i : -1)).filter((i) => i >= 0);
-    if (again.length === 0) return first;
-    const retried = await this.httpOnce(again.map((i) => probes[i]!));
-    again.forEach((i, j) => {
-      first[i] = retried[j]!;
+    const results = await this.httpOnce(probes);
+    const failed = results.map((r, i) => (r.code !== 0 ? i : -1)).filter((i) => i >= 0);
+    if (failed.length === 0) return results;
+    const seconds = patience(Math.max(0, ...results.filter((r) => r.code === 0).map((r) => r.ms)));
+    // Wall time while any check is confirming (checks run concurrently: their spans are merged).
+    if (this.confirming++ === 0) this.confirmStarted = this.clock.now();
+    this.confirmedProbes += failed.length;
+    const [listeners, again] = await Promise.all([
+      this.listeners(
+        failed.map((i) => probes[i]!.url),
+        seconds,
+      ),
+      this.httpOnce(failed.map((i) => ({ ...probes[i]!, timeout: seconds }))),
+    ]).finally(() => {
+      if (--this.confirming === 0) this.confirmMs += Math.round(this.clock.now() - this.confirmStarted);
     });
-    return first;
+    failed.forEach((i, j) => {
+      const r = again[j]!;
+      const listener = listeners.get(listenerOf(r.url));
+      if (r.code !== 0 && listener && !listener.up)
+        results[i] = {
+          ...r,
+          uncertain: `the probe listener in ${listener.where} did not answer on its own loopback either (${listener.detail}): podlab's listener failed there, not the lab's network`,
+        };
+      else if (r.code === 28 && listener && listener.ms > (seconds * 1000) / 2)
+        results[i] = {
+          ...r,
+          uncertain: `the machine is too busy to tell: the listener in ${listener.where} took ${(listener.ms / 1000).toFixed(1)} s to answer on its own loopback, and the probe timed out after ${seconds + 2} s`,
+        };
+      else results[i] = r;
+    });
+    return results;
+  }
+
+  /**
+   * Asks the listener behind each URL that is a pod's or node's probe listener, from inside that pod
+   * or node on 127.0.0.1: whether it is up, and how long it took.
+   */
+  private async listeners(
+    urls: string[],
+    seconds: number,
+  ): Promise<Map<string, { up: boolean; ms: number; detail: string; where: string }>> {
+    const owners = new Map<string, { from: string; where: string }>();
+    for (const url of new Set(urls)) {
+      const m = /^http:\/\/([\d.]+):(\d+)\//.exec(url);
+      if (!m || Number(m[2]) !== probePort) continue;
+      const pod = this.state.pods.find((p) => p.ip === m[1]);
+      const node = this.state.nodes.find((n) => n.ip === m[1]);
+      if (pod)
+        owners.set(listenerOf(url), {
+          from: `${pod.namespace}/${pod.name}`,
+          where: `pod ${pod.namespace}/${pod.name}`,
+        });
+      else if (node) owners.set(listenerOf(url), { from: `node:${node.name}`, where: `node ${node.name}` });
+    }
+    const asked = [...owners];
+    const answers = await this.httpOnce(
+      asked.map(([, o]) => ({ from: o.from, url: `http://127.0.0.1:${probePort}/`, timeout: seconds })),
+    );
+    return new Map(
+      asked.map(([key, o], i) => {
+        const a = answers[i]!;
+        const up = a.code === 0 && parseEcho(a.body) !== undefined;
+        return [
+          key,
+          { up, ms: a.ms, where: o.where, detail: up ? 'it did' : a.error.trim() || `curl exit ${a.code}` },
+        ];
+      }),
+    );
   }
 
   private async httpOnce(probes: HttpProbe[]): Promise<HttpResult[]> {
     return Promise.all(
       probes.map(async (p) => {
         const source = p.from.startsWith('node:') ? '-' : p.from;
-        const hit = await this.httpBatch.ask(this.nodeOf(p.from), `${source} ${p.url}`);
+        const input = `${source} ${p.url}${p.timeout ? ` ${p.timeout}` : ''}`;
+        const hit = await this.httpBatch.ask(this.nodeOf(p.from), input);
         return hit
           ? { ...hit, from: p.from }
           : { ...p, code: -1, body: '', error: 'the node reported no result for this probe', ms: 0 };
@@ -214,4 +319,9 @@ class Batcher<Line> {
       }),
     );
   }
+}
+
+/** The listener a probe URL is sent to: `address:port`. */
+function listenerOf(url: string): string {
+  return /^http:\/\/([^/]+)\//.exec(url)?.[1] ?? url;
 }

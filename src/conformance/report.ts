@@ -1,4 +1,5 @@
 import junitModule, { type Builder } from 'junit-report-builder';
+import { ExitCode } from '../errors.js';
 import type { CheckResult } from './checks.js';
 
 // The package is CommonJS: at run time its default import is the builder itself, which its typings
@@ -9,13 +10,24 @@ export type ReporterName = 'pretty' | 'json' | 'junit' | 'tap';
 export const reporters: readonly ReporterName[] = ['pretty', 'json', 'junit', 'tap'];
 
 /** Counts by status. */
-export function tally(results: CheckResult[]): { passed: number; failed: number; skipped: number } {
-  return {
-    passed: results.filter((r) => r.status === 'passed').length,
-    failed: results.filter((r) => r.status === 'failed').length,
-    skipped: results.filter((r) => r.status === 'skipped').length,
-  };
+export function tally(results: CheckResult[]): {
+  passed: number;
+  failed: number;
+  skipped: number;
+  uncertain: number;
+} {
+  const n = (status: CheckResult['status']) => results.filter((r) => r.status === status).length;
+  return { passed: n('passed'), failed: n('failed'), skipped: n('skipped'), uncertain: n('uncertain') };
 }
+
+/** `lab test`'s exit code: 1 when a check failed, else 4 when one could not be decided, else 0. */
+export function verdictCode(results: CheckResult[]): number {
+  const t = tally(results);
+  return t.failed ? ExitCode.failed : t.uncertain ? ExitCode.uncertain : ExitCode.ok;
+}
+
+/** How long each part of a run took, in ms: listeners up, each check's probes, confirming, stopping. */
+export type RunTimings = Record<string, number>;
 
 const indent = (text: string, by = '    ') =>
   text
@@ -26,23 +38,31 @@ const indent = (text: string, by = '    ') =>
 /** For a person: one line per check; for a failure, what was expected, what was seen, and where to look. */
 export function renderPretty(lab: string, results: CheckResult[], color = false): string {
   const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
-  const mark = { passed: paint(32, '✔'), failed: paint(31, '✘'), skipped: paint(33, '-') };
+  const mark = {
+    passed: paint(32, '✔'),
+    failed: paint(31, '✘'),
+    skipped: paint(33, '-'),
+    uncertain: paint(33, '?'),
+  };
   const lines = [`lab ${lab}: conformance checks`];
   for (const r of results) {
     lines.push(`${mark[r.status]} ${r.id.padEnd(24)} ${r.rule} (${r.durationMs} ms)`);
     if (r.status === 'skipped') lines.push(indent(`skipped: ${r.seen}`));
-    if (r.status !== 'failed') continue;
+    if (r.status === 'passed' || r.status === 'skipped') continue;
+    if (r.status === 'uncertain') lines.push(indent('uncertain, and not because of the lab:'));
     lines.push(indent(`expected: ${r.expected}`), indent(`seen:\n${indent(r.seen, '  ')}`));
     for (const e of r.evidence) lines.push(indent(`evidence:\n${indent(e, '  ')}`));
     if (r.hint) lines.push(indent(`next: ${r.hint}`));
   }
   const t = tally(results);
-  lines.push(`${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+  lines.push(
+    `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.uncertain ? `, ${t.uncertain} uncertain` : ''}`,
+  );
   return lines.join('\n');
 }
 
-/** For scripts: `{checks, passed, failed, skipped}`. */
-export function renderJson(lab: string, results: CheckResult[]): string {
+/** For scripts: `{lab, checks, passed, failed, skipped, uncertain, timings}`. */
+export function renderJson(lab: string, results: CheckResult[], timings?: RunTimings): string {
   return JSON.stringify(
     {
       lab,
@@ -57,6 +77,7 @@ export function renderJson(lab: string, results: CheckResult[]): string {
         durationMs,
       })),
       ...tally(results),
+      ...(timings ? { timings } : {}),
     },
     null,
     2,
@@ -82,6 +103,9 @@ export function renderJunit(lab: string, results: CheckResult[]): string {
           ...(r.hint ? [`next: ${r.hint}`] : []),
         ].join('\n\n'),
       );
+    } else if (r.status === 'uncertain') {
+      tc.error(`${r.rule}: could not be decided, not because of the lab`, 'CheckUncertain');
+      tc.stacktrace([`seen:\n${r.seen}`, ...r.evidence.map((e) => `evidence:\n${e}`)].join('\n\n'));
     } else if (r.status === 'skipped') tc.skipped();
     tc.standardOutput(`${r.rule}\nseen: ${r.seen}`);
   }
@@ -100,6 +124,7 @@ export function renderTap(results: CheckResult[]): string {
       lines.push(
         `not ok ${n} - ${r.id}`,
         '  ---',
+        `  status: ${r.status}`,
         `  rule: ${yamlString(r.rule)}`,
         `  expected: ${yamlString(r.expected)}`,
         `  seen: ${yamlString(r.seen)}`,
@@ -112,11 +137,17 @@ export function renderTap(results: CheckResult[]): string {
   return lines.join('\n');
 }
 
-/** Renders results with the named reporter. */
-export function render(reporter: ReporterName, lab: string, results: CheckResult[], color = false): string {
+/** Renders results with the named reporter (the JSON one carries the run's timings when given). */
+export function render(
+  reporter: ReporterName,
+  lab: string,
+  results: CheckResult[],
+  color = false,
+  timings?: RunTimings,
+): string {
   switch (reporter) {
     case 'json':
-      return renderJson(lab, results);
+      return renderJson(lab, results, timings);
     case 'junit':
       return renderJunit(lab, results);
     case 'tap':

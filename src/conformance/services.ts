@@ -1,6 +1,6 @@
 import { dnsService } from '../plan/services.js';
 import type { LabState } from '../state/observe.js';
-import { type Check, fail, key, type PodState, pass, running, skip } from './check.js';
+import { type Check, fail, key, type PodState, pass, running, skip, uncertain } from './check.js';
 import { type HttpResult, parseEcho } from './probes.js';
 
 /** Connections per endpoint that pod-to-service makes to each Service, and again if one was missed. */
@@ -50,13 +50,15 @@ export function unreachedServices(probes: ServiceProbe[], results: HttpResult[])
 export function judgeServices(
   probes: ServiceProbe[],
   results: HttpResult[],
-): { problems: string[]; evidence: string[] } {
+): { problems: string[]; evidence: string[]; doubts: string[] } {
   const problems: string[] = [];
   const evidence: string[] = [];
+  const doubts: string[] = [];
   for (const mine of bySvc(probes, results)) {
     const { p } = mine[0]!;
     const svc = p.svc;
-    const failed = mine.filter(({ r }) => r.code !== 0);
+    const failed = mine.filter(({ r }) => r.code !== 0 && !r.uncertain);
+    for (const { r } of mine) if (r.uncertain) doubts.push(`${svc}: ${r.url}: ${r.uncertain}`);
     const echoes = mine.map(({ r }) => parseEcho(r.body)).filter((e) => e !== undefined);
     const reached = new Set(echoes.map((e) => e.pod));
     const snat = echoes.filter((e) => e.peer !== p.from.ip);
@@ -77,7 +79,7 @@ export function judgeServices(
       `${svc} from ${key(p.from)}: ${mine.length} connections, ${echoes.length ? `reached ${[...reached].sort().join(', ')}` : `${mine.length - failed.length} succeeded (not echo servers)`}`,
     );
   }
-  return { problems, evidence };
+  return { problems, evidence, doubts };
 }
 
 export const podToService: Check = {
@@ -125,8 +127,9 @@ export const podToService: Check = {
       results.push(...(await ctx.probes.http(again.map((p) => ({ from: key(p.from), url: p.url })))));
       probes.push(...again);
     }
-    const { problems, evidence } = judgeServices(probes, results);
-    if (problems.length === 0) return pass(expected, evidence.join('\n'), evidence);
+    const { problems, evidence, doubts } = judgeServices(probes, results);
+    if (problems.length === 0 && doubts.length === 0) return pass(expected, evidence.join('\n'), evidence);
+    if (problems.length === 0) return uncertain(expected, doubts.join('\n'), evidence);
     const node = probes[0]!.from.node;
     evidence.push(
       `kube-proxy rules on node ${node} (iptables -t nat -S):\n${(
@@ -139,7 +142,7 @@ export const podToService: Check = {
     );
     return fail(
       expected,
-      problems.join('\n'),
+      [...problems, ...doubts.map((d) => `could not be decided: ${d}`)].join('\n'),
       evidence,
       'compare the KUBE-SERVICES / KUBE-SVC-* / KUBE-SEP-* rules with the Service: its ClusterIP, port, endpoints and target ports',
     );

@@ -171,11 +171,17 @@ export function exerciseLab({
           );
       },
       async checks(...ids) {
-        const failed = (await conformance(ids)).filter((r) => r.status === 'failed');
+        // A check that could not be decided proves nothing fixed either.
+        const failed = (await conformance(ids)).filter(
+          (r) => r.status === 'failed' || r.status === 'uncertain',
+        );
         if (failed.length) {
           throw new ExerciseFailure(
             failed
-              .map((r) => `${r.id} fails: ${r.rule}\n${r.seen}${r.hint ? `\nnext: ${r.hint}` : ''}`)
+              .map(
+                (r) =>
+                  `${r.id} ${r.status === 'failed' ? 'fails' : 'could not be decided'}: ${r.rule}\n${r.seen}${r.hint ? `\nnext: ${r.hint}` : ''}`,
+              )
               .join('\n'),
           );
         }

@@ -128,6 +128,12 @@ export class FakeRuntime implements Runtime {
       const ready = JSON.stringify({ ready: this.files.get(`${container}:${readyMarkerPath}`) ?? '' });
       return { exitCode: 0, stdout: [ready, ...lines].join('\n'), stderr: '' };
     }
+    if (cmd[0] === 'podlab-agent' && cmd[1] === 'probe-serve') {
+      // Listens until its input closes, as the real verb does.
+      options.sinks?.stdout.write('ready\n');
+      if (options.stdin) await new Promise((r) => options.stdin!.once('end', r).resume());
+      return { exitCode: 0, stdout: '', stderr: '' };
+    }
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'write-file') {
       this.files.set(`${container}:${cmd[2]}`, input);
     }

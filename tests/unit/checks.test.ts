@@ -72,30 +72,108 @@ test('pod-to-service needs one round when every endpoint answers', async (t) => 
   t.is(asked.length, 24);
 });
 
-test('a probe that failed as a busy listener fails is asked once more; a refused one is not', async (t) => {
-  const calls: string[][] = [];
-  const answers = [
-    // FROM URL CURL-EXIT SECONDS BODY ERROR, as podlab-agent probe-http prints them.
-    'ns/p\thttp://10.0.0.1:7/\t52\t0.1\t\tcurl: (52) Empty reply from server\nns/p\thttp://10.0.0.2:7/\t7\t0.0\t\tcurl: (7) Connection refused\nns/p\thttp://10.0.0.3:7/\t1\t1.0\t{}\tcurl: (1) Received HTTP/0.9 when not allowed',
-    'ns/p\thttp://10.0.0.1:7/\t0\t0.1\t{"pod":"x"}\t\nns/p\thttp://10.0.0.3:7/\t0\t0.1\t{"pod":"y"}\t',
-  ];
+/**
+ * Probes over a scripted node: `answer` gets each probe line (FROM URL [SECONDS]) and how many
+ * times that line's probe was asked, and returns curl's exit code, the body or error, and seconds.
+ */
+async function scripted(
+  probes: HttpProbe[],
+  answer: (from: string, url: string, asked: number, timeout?: string) => [number, string, number?],
+) {
+  const asked = new Map<string, number>();
+  const lines: string[][] = [];
   const runtime = {
-    async exec(_container: string, cmd: string[], options: { env?: Record<string, string> }) {
-      calls.push([...cmd, options.env?.PODLAB_INPUT ?? '']);
-      return { exitCode: 0, stdout: answers[calls.length - 1] ?? '', stderr: '' };
+    async exec(_container: string, _cmd: string[], options: { env?: Record<string, string> }) {
+      const input = (options.env?.PODLAB_INPUT ?? '').split('\n').filter(Boolean);
+      lines.push(input);
+      const out = input.map((line) => {
+        const [from = '', url = '', timeout] = line.split(' ');
+        const n = (asked.get(`${from} ${url}`) ?? 0) + 1;
+        asked.set(`${from} ${url}`, n);
+        const [code, text, seconds = 0.1] = answer(from, url, n, timeout);
+        return code === 0
+          ? `${from}\t${url}\t0\t${seconds}\t${text}\t`
+          : `${from}\t${url}\t${code}\t${seconds}\t\t${text}`;
+      });
+      return { exitCode: 0, stdout: out.join('\n'), stderr: '' };
     },
   } as unknown as Runtime;
   const state = {
-    nodes: [{ name: 'a', container: 'podlab-x-a', state: 'running', ip: '', podCIDR: '' }],
-    pods: [{ namespace: 'ns', name: 'p', node: 'a', state: 'running', ip: '10.0.0.9' }],
+    nodes: [
+      { name: 'a', container: 'podlab-x-a', state: 'running', ip: '172.31.5.2', podCIDR: '10.0.0.0/24' },
+    ],
+    pods: [
+      { namespace: 'ns', name: 'p', node: 'a', state: 'running', ip: '10.0.0.9' },
+      { namespace: 'ns', name: 'q', node: 'a', state: 'running', ip: '10.0.0.1' },
+      { namespace: 'ns', name: 'r', node: 'a', state: 'running', ip: '10.0.0.2' },
+      { namespace: 'ns', name: 's', node: 'a', state: 'running', ip: '10.0.0.3' },
+    ],
   } as unknown as LabState;
-  const results = await new Probes(runtime, state).http(
-    ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((ip) => ({ from: 'ns/p', url: `http://${ip}:7/` })),
+  const results = await new Probes(runtime, state, fakeClock()).http(probes);
+  return { results, lines };
+}
+
+const echo = (pod: string) => JSON.stringify({ pod, peer: '10.0.0.9' });
+
+test('a failed probe is asked again, alone and with time to spare, and passes when it then answers', async (t) => {
+  const { results, lines } = await scripted(
+    [
+      { from: 'ns/p', url: 'http://10.0.0.1:7/' },
+      { from: 'ns/p', url: 'http://10.0.0.2:7/' },
+    ],
+    (from, url, n) =>
+      url.includes('127.0.0.1')
+        ? [0, echo(from)]
+        : url.includes('10.0.0.1') && n === 1
+          ? [52, 'curl: (52) Empty reply from server']
+          : [0, echo('x'), 0.5],
   );
   t.deepEqual(
-    results.map((r) => r.code),
-    [0, 7, 0],
+    results.map((r) => [r.code, r.uncertain]),
+    [
+      [0, undefined],
+      [0, undefined],
+    ],
   );
-  t.is(calls.length, 2);
-  t.is(calls[1]!.at(-1), 'ns/p http://10.0.0.1:7/\nns/p http://10.0.0.3:7/');
+  t.true(
+    lines.flat().includes('ns/p http://10.0.0.1:7/ 10'),
+    'asked again with ten seconds (four times the slowest answer, 0.5 s, is less)',
+  );
+});
+
+test('a probe refused twice while its listener answers on its own loopback is a failure of the lab', async (t) => {
+  const { results } = await scripted([{ from: 'ns/p', url: 'http://10.0.0.1:7/' }], (from, url) =>
+    url.includes('127.0.0.1') ? [0, echo(from)] : [7, 'curl: (7) Failed to connect: Connection refused'],
+  );
+  t.is(results[0]!.code, 7);
+  t.is(results[0]!.uncertain, undefined);
+});
+
+test('a probe whose listener is down is uncertain, naming the listener, never a failure of the lab', async (t) => {
+  const { results } = await scripted([{ from: 'ns/p', url: 'http://10.0.0.1:7/' }], () => [
+    7,
+    'curl: (7) Failed to connect to 10.0.0.1 port 7 after 0 ms: Couldn’t connect to server',
+  ]);
+  t.regex(
+    results[0]!.uncertain ?? '',
+    /the probe listener in pod ns\/q did not answer on its own loopback either/,
+  );
+});
+
+test('a probe that times out while its own listener is that slow on loopback is uncertain: the machine is too busy', async (t) => {
+  const { results } = await scripted([{ from: 'ns/p', url: 'http://10.0.0.1:7/' }], (from, url) =>
+    url.includes('127.0.0.1') ? [0, echo(from), 7] : [28, 'curl: (28) Operation timed out', 12],
+  );
+  t.regex(
+    results[0]!.uncertain ?? '',
+    /the machine is too busy to tell: the listener in pod ns\/q took 7\.0 s/,
+  );
+});
+
+test('a missing route fails again at once, and counts against the lab', async (t) => {
+  const { results } = await scripted([{ from: 'ns/p', url: 'http://10.0.0.3:7/' }], (from, url) =>
+    url.includes('127.0.0.1') ? [0, echo(from)] : [7, 'curl: (7) Failed to connect: No route to host', 0],
+  );
+  t.is(results[0]!.code, 7);
+  t.is(results[0]!.uncertain, undefined);
 });
