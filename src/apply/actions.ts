@@ -28,6 +28,14 @@ export interface Action {
 
 const nodeRef = (node: NodePlan) => ({ name: node.name, container: node.container.name });
 
+/**
+ * How long the ready step waits for the DNS pod to answer: 15 s, and a second more for every 20 pods
+ * (its records, and the machine's work of starting them all), so that a large lab never outgrows it.
+ */
+export function dnsWaitSeconds(plan: LabPlan): number {
+  return 15 + Math.ceil(plan.pods.length / 20);
+}
+
 /** The ordered actions that bring a planned lab up (kind's actionsToRun). */
 export function upActions(): Action[] {
   return [
@@ -141,7 +149,7 @@ export function upActions(): Action[] {
             const pods = plan.pods.filter((p) => p.node === node.name);
             const dns: Record<string, string> =
               node.name === plan.dns.node
-                ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain}` }
+                ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain} ${dnsWaitSeconds(plan)}` }
                 : {};
             try {
               await agent(

@@ -33,8 +33,11 @@ export interface CheckContext {
   runtime: Runtime;
   state: LabState;
   probes: Probes;
-  /** The lab's host reaching a node IP (NodePorts); injectable so tests can do without the network. */
-  fetchFromHost(url: string): Promise<string>;
+  /**
+   * The lab's host reaching a node IP (NodePorts), waiting at most `timeoutMs`; injectable so tests can
+   * do without the network.
+   */
+  fetchFromHost(url: string, timeoutMs: number): Promise<string>;
   clock: Clock;
 }
 

@@ -97,9 +97,9 @@ export function describeTimings(run: ConformanceRun): string {
   ].join(' · ');
 }
 
-/** Fetches a URL from the lab's host with a short timeout; used for NodePorts only (node IPs). */
-export async function fetchFromHost(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+/** Fetches a URL from the lab's host within `timeoutMs`; used for NodePorts only (node IPs). */
+export async function fetchFromHost(url: string, timeoutMs: number): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response.text();
 }

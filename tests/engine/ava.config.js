@@ -1,4 +1,4 @@
-// The engine tests stop and restart the Docker engine, so they run alone, after every other test
+// The engine tests stop and restart the Docker engine, or keep every core busy, so they run alone, after every other test
 // (npm test runs `ava` and then `ava --config tests/engine/ava.config.js`).
 export default {
   files: ['dist/tests/engine/**/*.test.js'],
