@@ -60,6 +60,58 @@ test.serial('lab up --test brings the lab up and passes every check', async (t) 
   state = await status(t, name);
 });
 
+/** The probe listeners (socat on port 7) running in each node of this file's lab. */
+async function listeners(t: ExecutionContext): Promise<number> {
+  let total = 0;
+  for (const node of state.nodes) {
+    const ps = await inLab(t, node.name, 'ps', '-eo', 'args');
+    total += ps.stdout.split('\n').filter((l) => l.startsWith('socat TCP4-LISTEN:7,')).length;
+  }
+  return total;
+}
+
+test.serial(
+  'probe listeners live exactly as long as the lab test run: gone after it, and after a kill -9 of it',
+  async (t) => {
+    t.is(await listeners(t), 0, 'none before');
+    const run = await lab(['test', '--lab', name]);
+    t.is(run.code, 0, run.stdout);
+    t.regex(
+      run.stderr,
+      /lab test took [\d.]+ s: listeners up [\d.]+ s · checks [\d.]+ s \(longest [a-z-]+ [\d.]+ s\) · failed probes asked again: \d+, [\d.]+ s · listeners stopped [\d.]+ s/,
+    );
+    t.is(await listeners(t), 0, 'none after the run');
+
+    // A process that starts the listeners as lab test does and then idles, to be killed with -9.
+    const { spawn } = await import('node:child_process');
+    const dist = (path: string) => JSON.stringify(new URL(`../../src/${path}`, import.meta.url).href);
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { DockerRuntime } = await import(${dist('runtime/docker-runtime.js')});
+       const { observeLab } = await import(${dist('state/observe.js')});
+       const { Probes } = await import(${dist('conformance/probes.js')});
+       const runtime = new DockerRuntime();
+       await new Probes(runtime, await observeLab(runtime, ${JSON.stringify(name)})).serve();
+       console.log('serving'); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    t.is(await listeners(t), state.nodes.length + state.pods.length, 'one listener per node and per pod');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    let left = 1;
+    for (let i = 0; i < 50 && left > 0; i++) {
+      left = await listeners(t);
+      if (left > 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    t.is(left, 0, 'the listeners stop by themselves when the CLI dies');
+  },
+);
+
 test.serial(
   'the JSON report lists every check with its rule, status, expectation, evidence and time',
   async (t) => {

@@ -103,15 +103,17 @@ test('JUnit: one testcase per check, named by id, failure with message and evide
 
 test('TAP, JSON and pretty say the same thing', (t) => {
   const tap = renderTap(results).split('\n');
-  t.deepEqual(tap.slice(0, 4), [
+  t.deepEqual(tap.slice(0, 6), [
     'TAP version 13',
     '1..3',
     'ok 1 - node-routes',
     'not ok 2 - pod-to-pod-no-nat',
+    '  ---',
+    '  status: failed',
   ]);
   t.true(tap.includes('ok 3 - pod-localhost # SKIP no pod has two containers'));
   const json = JSON.parse(renderJson('demo', results));
-  t.like(json, { passed: 1, failed: 1, skipped: 1 });
+  t.like(json, { passed: 1, failed: 1, skipped: 1, uncertain: 0 });
   t.deepEqual(Object.keys(json.checks[1]), [
     'id',
     'rule',
@@ -159,4 +161,37 @@ test('lab dns: the names after the one that resolved are not tried, in the JSON 
       ['foo.bar.cluster.local', false, 'not tried', []],
     ],
   );
+});
+
+test('an uncertain check: its own mark and count, JUnit error, exit 4 unless another check failed', async (t) => {
+  const { verdictCode } = await import('../../src/conformance/report.js');
+  const doubt: CheckResult = {
+    id: 'pod-to-node-no-nat',
+    rule: 'every pod reaches every node',
+    status: 'uncertain',
+    expected: 'each pod reaches every node',
+    seen: '1 of 9 probes could not be decided: the probe listener in node b did not answer on its own loopback either',
+    evidence: [],
+    hint: 'nothing points at the lab: run lab test again',
+    durationMs: 10,
+  };
+  const passed = results.filter((r) => r.status !== 'failed');
+  t.is(verdictCode(passed), 0);
+  t.is(verdictCode([...passed, doubt]), 4);
+  t.is(verdictCode([...results, doubt]), 1);
+  const pretty = renderPretty('demo', [...passed, doubt]);
+  t.regex(
+    pretty,
+    /\? pod-to-node-no-nat[\s\S]*uncertain, and not because of the lab:[\s\S]*did not answer on its own loopback/,
+  );
+  t.regex(pretty, /1 passed, 0 failed, 1 skipped, 1 uncertain$/);
+  t.like(JSON.parse(renderJson('demo', [...passed, doubt], { listeners: 5 })), {
+    uncertain: 1,
+    timings: { listeners: 5 },
+  });
+  const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(
+    renderJunit('demo', [...passed, doubt]),
+  );
+  t.is(Number(xml.testsuites.testsuite.errors), 1);
+  t.regex(renderTap([doubt]), /not ok 1 - pod-to-node-no-nat\n {2}---\n {2}status: uncertain/);
 });
