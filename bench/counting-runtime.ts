@@ -1,5 +1,5 @@
 import type { ContainerSpec, NetworkSpec } from '../src/plan/types.js';
-import type { BuildRequest, ExecOptions, Runtime } from '../src/runtime/runtime.js';
+import type { BuildRequest, ExecOptions, LogOptions, Runtime } from '../src/runtime/runtime.js';
 
 /** Engine calls and execs, per phase of `up`. */
 export interface Counts {
@@ -46,6 +46,12 @@ export class CountingRuntime implements Runtime {
   }
   exec(container: string, cmd: string[], options?: ExecOptions) {
     return this.count(this.inner.exec(container, cmd, options), true);
+  }
+  wait(container: string) {
+    return this.count(this.inner.wait(container));
+  }
+  logs(container: string, options?: LogOptions) {
+    return this.count(this.inner.logs(container, options));
   }
   hasImage(ref: string) {
     return this.count(this.inner.hasImage(ref));

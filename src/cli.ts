@@ -31,6 +31,10 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--retain', 'keep what was created when up fails, to look at it')
     .option('--json', 'print the resulting status as JSON')
     .option('--test', 'run the conformance checks once the lab is up (exit 1 when one fails)')
+    .option(
+      '--pull <mode>',
+      "always, missing or never: overrides every container's imagePullPolicy (never: an air-gapped run)",
+    )
     .action(run(() => import('./commands/up.js')));
   program
     .command('down')

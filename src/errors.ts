@@ -67,6 +67,11 @@ export class RuntimeError extends LabError {
 /** No Docker engine answers at the address podlab uses (none runs, or it went away mid-command). */
 export class EngineUnreachableError extends RuntimeError {}
 
+/** A pod's own image or command failed (a container exited at once): the user's to fix, exit 1. */
+export class PodFailedError extends LabError {
+  readonly exitCode = ExitCode.failed;
+}
+
 /** A lab-level conflict: the lab runs with another topology, a subnet is taken, the lab is not up. */
 export class LabStateError extends LabError {
   readonly exitCode = ExitCode.invalid;

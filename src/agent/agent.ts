@@ -30,6 +30,7 @@ export const agentVerbs: Readonly<Record<string, readonly string[]>> = {
   'probe-serve': [],
   'probe-http': [],
   'probe-resolve': [],
+  'probe-dig': [],
   resolv: [],
   pods: [],
 };

@@ -1,20 +1,25 @@
 import { agent, type CniLine, jsonLines } from '../agent/agent.js';
-import { RuntimeError } from '../errors.js';
+import { PodFailedError, RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
-import { labFilter } from '../labels.js';
+import { Label, labFilter } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import type { LabPlan, NodePlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { count } from '../text.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
 export type Phase = 'network' | 'image' | 'nodes' | 'configure' | 'pods' | 'ready';
+
+/** `lab up --pull`: overrides every container's imagePullPolicy (docker's words for them). */
+export type PullMode = 'always' | 'missing' | 'never';
 
 /** What the actions share while a lab comes up. */
 export interface ApplyContext {
   runtime: Runtime;
   plan: LabPlan;
   image: ImageOptions;
+  pull?: PullMode;
   /** Sandbox container IDs by `namespace/name`. */
   sandboxIds: Map<string, string>;
 }
@@ -50,20 +55,18 @@ export function upActions(): Action[] {
     {
       phase: 'image',
       title: 'Ensuring images',
-      async run({ runtime, plan, image }) {
+      async run(ctx) {
+        const { runtime, plan, image } = ctx;
         const built = await ensureNodeImage(runtime, image);
         if (built !== plan.image)
           throw new RuntimeError(`node image ${built} is not the planned ${plan.image}`);
-        const others = new Set(
-          plan.pods.flatMap((p) => p.containers.map((c) => c.image)).filter((i) => i !== plan.image),
-        );
-        for (const ref of others) {
-          if (await runtime.hasImage(ref)) continue;
+        for (const { ref, policy } of userImages(plan, ctx.pull)) {
+          if (policy === 'Never' || (policy === 'IfNotPresent' && (await runtime.hasImage(ref)))) continue;
           image.log(`pulling ${ref}`);
           await runtime.pullImage(ref).catch((error: unknown) => {
             throw new RuntimeError(
-              `image ${ref} is not in the engine and could not be pulled: ${(error as Error).message}`,
-              `load it first (docker load -i FILE, or docker build -t ${ref} DIR)`,
+              `image ${ref} could not be pulled (imagePullPolicy ${policy}): ${(error as Error).message}`,
+              `load it into the engine first (docker load -i FILE, or docker build -t ${ref} DIR), and give the container imagePullPolicy: IfNotPresent or run lab up --pull missing`,
             );
           });
         }
@@ -133,13 +136,25 @@ export function upActions(): Action[] {
       phase: 'ready',
       title: 'Waiting until every pod has its IP and DNS answers',
       async run({ runtime, plan }) {
+        // A container that stopped at once is the image's or the command's doing, not the engine's;
+        // a pod that runs to completion (restartPolicy OnFailure or Never) may stop.
+        const oneShot = new Set(
+          plan.pods.filter((p) => p.oneShot).flatMap((p) => p.containers.map((c) => c.name)),
+        );
         const stopped = (await runtime.listContainers(labFilter(plan.name))).filter(
-          (c) => c.state !== 'running',
+          (c) => c.state !== 'running' && !oneShot.has(c.name),
         );
         if (stopped.length) {
-          throw new RuntimeError(
-            `containers stopped right after starting: ${stopped.map((c) => `${c.name} (${c.state})`).join(', ')}`,
-            'check the command of each (lab up --retain keeps them to look at, then: docker logs NAME)',
+          const lines = await Promise.all(
+            stopped.slice(0, 5).map(async (c) => {
+              const log = (await runtime.logs(c.id, { tail: 10 }).catch(() => '')).trimEnd();
+              const how = c.exitCode !== undefined ? `exited with code ${c.exitCode}` : `is ${c.state}`;
+              return `${c.labels[Label.pod] ?? c.name}${c.labels[Label.container] ? ` container ${c.labels[Label.container]}` : ''} ${how}${log ? `; its last output:\n${log.replace(/^/gm, '      ')}` : ' (no output)'}`;
+            }),
+          );
+          throw new PodFailedError(
+            `${count(stopped.length, 'container')} stopped right after starting:\n  ${lines.join('\n  ')}`,
+            'fix its image or command (lab up --retain keeps it to look at: lab logs NS/POD); a pod meant to run to completion declares restartPolicy: Never or OnFailure',
           );
         }
         // Each node checks its pods' addresses (the DNS node first waits for DNS) and, when all is as
@@ -170,4 +185,25 @@ export function upActions(): Action[] {
       },
     },
   ];
+}
+
+/**
+ * The images of the lab's own pods (not podlab's) and the pull policy each gets: its container's,
+ * or `--pull`'s for all. When one image has several policies, the strictest fetch wins (Always over
+ * IfNotPresent over Never).
+ */
+export function userImages(
+  plan: LabPlan,
+  pull?: PullMode,
+): { ref: string; policy: 'Never' | 'IfNotPresent' | 'Always' }[] {
+  const override = { always: 'Always', missing: 'IfNotPresent', never: 'Never' } as const;
+  const rank = { Never: 0, IfNotPresent: 1, Always: 2 } as const;
+  const out = new Map<string, 'Never' | 'IfNotPresent' | 'Always'>();
+  for (const c of plan.pods.flatMap((p) => p.containers)) {
+    if (!c.pull) continue;
+    const policy = pull ? override[pull] : c.pull;
+    const had = out.get(c.image);
+    if (!had || rank[policy] > rank[had]) out.set(c.image, policy);
+  }
+  return [...out].map(([ref, policy]) => ({ ref, policy }));
 }

@@ -5,7 +5,7 @@ import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { Io } from '../io.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { type Action, type ApplyContext, upActions } from './actions.js';
+import { type Action, type ApplyContext, type PullMode, upActions } from './actions.js';
 
 /** Time each phase took, for the benchmark. */
 export type PhaseTimings = Record<string, number>;
@@ -17,6 +17,8 @@ export interface ApplyOptions {
   inflight?: Promise<unknown>[];
   actions?: Action[];
   clock?: Clock;
+  /** `lab up --pull`. */
+  pull?: PullMode;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function applyPlan(
     plan,
     image: imageOptionsFromEnv((line) => io.err(`  ${line}`)),
     sandboxIds: new Map(),
+    ...(options.pull ? { pull: options.pull } : {}),
   };
   const aborted = new Promise<never>((_, reject) => {
     signal?.addEventListener('abort', () => reject(new InterruptedError('interrupted')), { once: true });

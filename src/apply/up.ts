@@ -14,7 +14,8 @@ import type { Io } from '../io.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
-import { type Action, upActions } from './actions.js';
+import { count } from '../text.js';
+import { type Action, type PullMode, upActions, userImages } from './actions.js';
 import { decideExisting } from './decide.js';
 import { planFor } from './prepare.js';
 import { removeLab } from './remove.js';
@@ -34,6 +35,8 @@ export interface UpRun {
   retain?: boolean;
   /** Aborted on SIGINT/SIGTERM or `lab down --force`: stop and roll back. */
   signal?: AbortSignal;
+  /** Overrides every container's imagePullPolicy. */
+  pull?: PullMode;
   /** For the benchmark: wraps the actions (to attribute engine calls to phases), receives the timings. */
   instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
 }
@@ -85,6 +88,7 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
       break;
   }
 
+  await refuseMissingImages(runtime, plan, run.pull);
   const crowded = neighbourWarning(plan, await neighbourLimit(host));
   if (crowded) io.err(`warning: ${crowded.message}\n  → ${crowded.fix}`);
 
@@ -99,6 +103,7 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
           inflight,
           actions,
           clock: deps.clock,
+          ...(run.pull ? { pull: run.pull } : {}),
         });
         // Not inside `instrument?.timings(…)`: an optional call skips evaluating its arguments.
         run.instrument?.timings(timings);
@@ -131,6 +136,25 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
     }
     throw error;
   }
+}
+
+/**
+ * Refuses, before anything is created, a lab whose images may not be fetched and are not in the
+ * engine (imagePullPolicy Never, or --pull never: an air-gapped run), naming each and how to get it.
+ */
+async function refuseMissingImages(
+  runtime: Runtime,
+  plan: LabPlan,
+  pull: PullMode | undefined,
+): Promise<void> {
+  const missing: string[] = [];
+  for (const { ref, policy } of userImages(plan, pull))
+    if (policy === 'Never' && !(await runtime.hasImage(ref))) missing.push(ref);
+  if (missing.length)
+    throw new LabStateError(
+      `${count(missing.length, 'image')} not in the engine, and ${pull === 'never' ? '--pull never' : 'imagePullPolicy: Never'} forbids fetching ${missing.length === 1 ? 'it' : 'them'}: ${missing.join(', ')}`,
+      `build or load ${missing.length === 1 ? 'it' : 'each'} into the engine first: docker build -t ${missing[0]} DIR, or docker load -i FILE`,
+    );
 }
 
 /**

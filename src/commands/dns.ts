@@ -1,4 +1,6 @@
+import { agent, jsonLines } from '../agent/agent.js';
 import { ExitCode, LabStateError, RuntimeError, UsageError } from '../errors.js';
+import { Label } from '../labels.js';
 import { parseResolvConf, searchCandidates } from '../net/resolv.js';
 import { resolveTarget } from '../state/targets.js';
 import type { CommandContext } from './context.js';
@@ -15,6 +17,7 @@ export interface Attempt {
   answers: string[];
 }
 
+/** What podlab-agent probe-dig prints after each name's dig output. */
 const separator = '@@podlab-dns-end@@';
 
 /** Splits the output of the dig loop into one attempt per name. */
@@ -64,20 +67,24 @@ export default async function dns(
     throw new UsageError(`"${options.type}" is not a DNS record type`, 'e.g. A, SRV, TXT, PTR, CNAME');
   const { lab, runtime, containers } = await labContainers(ctx, options);
   if (options.from.split('/').length < 2) throw new UsageError('--from takes a pod: NS/POD');
-  const container = resolveTarget(containers, options.from, lab);
+  const pod = resolveTarget(containers, options.from, lab);
+  const key = pod.labels[Label.pod] ?? options.from;
+  const node = containers.find(
+    (c) => c.labels[Label.role] === 'node' && c.labels[Label.node] === pod.labels[Label.node],
+  );
+  if (!node) throw new LabStateError(`the node of ${key} is not in lab ${lab}`);
+  const where = { name: node.labels[Label.node] ?? node.name, container: node.name };
 
-  const resolv = await runtime.exec(container.name, ['cat', '/etc/resolv.conf']);
-  if (resolv.exitCode !== 0)
-    throw new RuntimeError(`cannot read /etc/resolv.conf in ${options.from}: ${resolv.stderr.trim()}`);
-  const conf = parseResolvConf(resolv.stdout);
+  // From the pod's node, in the pod's network namespace, with its resolver's settings: the pod's own
+  // image needs no tools (no dig, no shell).
+  const confs = jsonLines<{ pod: string; resolv: string }>(await agent(runtime, where, ['resolv']));
+  const text = confs.find((c) => c.pod === key)?.resolv;
+  if (text === undefined) throw new RuntimeError(`cannot read the resolver of ${key} on node ${where.name}`);
+  const conf = parseResolvConf(text);
   const server = conf.nameservers[0];
-  if (!server) throw new LabStateError(`${options.from} has no nameserver in /etc/resolv.conf`);
+  if (!server) throw new LabStateError(`${key} has no nameserver in /etc/resolv.conf`);
   const { names, why } = searchCandidates(name, conf);
-  // One exec for every candidate; the names are arguments of the loop, never part of its code.
-  const script = `for n do dig +noall +comments +answer +time=2 +tries=1 "@$PODLAB_NS" "$n" "$PODLAB_TYPE"; echo '${separator}'; done`;
-  const result = await runtime.exec(container.name, ['sh', '-c', script, 'sh', ...names], {
-    env: { PODLAB_NS: server, PODLAB_TYPE: type },
-  });
+  const result = { stdout: await agent(runtime, where, ['probe-dig', key, type, server], names.join('\n')) };
   const { attempts, hit } = asResolverTries(parseDigBlocks(names, result.stdout));
   if (options.json) {
     ctx.io.out(

@@ -19,7 +19,7 @@ export function renderPlan(plan: LabPlan): string {
     lines.push('  ip -batch:', ...node.routes.map((r) => `    ${r}`));
     for (const pod of plan.pods.filter((p) => p.node === node.name)) {
       lines.push(
-        `  pod ${pod.key}: ${pod.containers.map((c) => `${c.name.split('.').at(-1)} [${c.cmd.join(' ')}]`).join(', ')}`,
+        `  pod ${pod.key}: ${pod.containers.map((c) => `${c.name.split('.').at(-1)} ${c.image === plan.image ? '' : `${c.image} `}[${c.entrypoint || c.cmd ? [...(c.entrypoint ?? []), ...(c.cmd ?? [])].join(' ') : "the image's own"}]`).join(', ')}`,
       );
     }
   }

@@ -17,7 +17,7 @@ export function statusJson(state: LabState) {
       container,
       state: s,
     })),
-    pods: state.pods.map(({ namespace, name, node, ip, labels, containers, state: s }) => ({
+    pods: state.pods.map(({ namespace, name, node, ip, labels, containers, containerStates, state: s }) => ({
       namespace,
       name,
       node,
@@ -25,6 +25,7 @@ export function statusJson(state: LabState) {
       labels,
       containers,
       state: s,
+      containerStates,
     })),
     services: state.services.map((s) => ({
       namespace: s.namespace,
@@ -89,12 +90,19 @@ export function renderStatus(state: LabState): string {
   lines.push(
     '',
     ...table(
-      ['POD', 'NODE', 'IP', 'CONTAINERS', 'LABELS'],
+      ['POD', 'NODE', 'IP', 'STATE', 'CONTAINERS', 'LABELS'],
       state.pods.map((p) => [
         `${p.namespace}/${p.name}`,
         p.node,
         p.ip || '-',
-        p.containers.join(','),
+        p.state,
+        p.containerStates
+          .map((k) =>
+            k.state === 'running'
+              ? k.name
+              : `${k.name}(${k.exitCode !== undefined ? `exit ${k.exitCode}` : k.state})`,
+          )
+          .join(','),
         Object.entries(p.labels)
           .map(([k, v]) => `${k}=${v}`)
           .join(',') || '-',

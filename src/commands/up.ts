@@ -1,7 +1,7 @@
-import type { Action } from '../apply/actions.js';
+import type { Action, PullMode } from '../apply/actions.js';
 import type { PhaseTimings } from '../apply/run.js';
 import { upLab } from '../apply/up.js';
-import { ExitCode, LabStateError } from '../errors.js';
+import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import { preflight } from '../host/doctor.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
@@ -16,6 +16,8 @@ export interface UpOptions {
   json?: boolean;
   /** Run the conformance checks once the lab is up (for CI one-liners). */
   test?: boolean;
+  /** Overrides every container's imagePullPolicy: always, missing or never. */
+  pull?: string;
   /** For the benchmark: wraps the actions (to attribute engine calls to phases), receives the timings. */
   instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
 }
@@ -29,6 +31,7 @@ export const lockWaitMs = 10 * 60_000;
  * `lab down --force` stop it, and it rolls back.
  */
 export default async function up(ctx: CommandContext, options: UpOptions): Promise<number> {
+  const pull = pullMode(options.pull);
   const { topology } = await loadFor(ctx, options.file);
   const runtime = ctx.runtime();
   await runtime.version();
@@ -47,6 +50,7 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
   try {
     const outcome = await upLab({ runtime, host: ctx.host, clock: ctx.clock, io: ctx.io }, topology, {
       signal: abort.signal,
+      ...(pull ? { pull } : {}),
       ...(options.retain ? { retain: true } : {}),
       ...(options.instrument ? { instrument: options.instrument } : {}),
     });
@@ -57,6 +61,13 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
     stopOnSignal();
     await lock.release();
   }
+}
+
+/** `--pull`'s value, checked. */
+function pullMode(value: string | undefined): PullMode | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'always' || value === 'missing' || value === 'never') return value;
+  throw new UsageError(`--pull ${value}: not a pull mode`, 'use --pull always, missing or never');
 }
 
 /** Prints the lab; `verified`: pod addresses the ready step has just checked inside the nodes. */

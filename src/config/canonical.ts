@@ -31,7 +31,10 @@ export interface AddedField {
  * Fields added to podlab/v1 since its first release. A new defaulted field goes here, so that labs made
  * before it keep their hash while it holds its default.
  */
-export const addedFields: AddedField[] = [];
+export const addedFields: AddedField[] = [
+  { path: ['pods', '*', 'restartPolicy'], default: 'Always', since: 'podlab 0.2' },
+  { path: ['pods', '*', 'containers', '*', 'imagePullPolicy'], default: 'IfNotPresent', since: 'podlab 0.2' },
+];
 
 /** JSON with the keys of every object sorted: the same value always gives the same text. */
 export function stableJson(value: unknown): string {

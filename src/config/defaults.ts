@@ -25,8 +25,10 @@ export function withDefaults(raw: RawTopology, file: string): Topology {
       ...p,
       namespace: p.namespace ?? defaults.namespace,
       labels: p.labels ?? {},
+      restartPolicy: p.restartPolicy ?? defaults.restartPolicy,
       containers: (p.containers ?? [{ name: defaults.containerName }]).map((c) => ({
         ...c,
+        imagePullPolicy: c.imagePullPolicy ?? defaults.imagePullPolicy,
         env: c.env ?? {},
         ports: (c.ports ?? []).map((port) => ({ ...port, protocol: port.protocol ?? 'TCP' })),
       })),

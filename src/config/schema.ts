@@ -85,6 +85,11 @@ export const topologySchema = {
           replicas: { type: 'integer', minimum: 1, maximum: 250 },
           labels,
           image: { type: 'string', minLength: 1 },
+          restartPolicy: {
+            enum: ['Always', 'OnFailure', 'Never'],
+            description:
+              'As in Kubernetes (default Always): with OnFailure or Never the pod runs to completion, so a container that exits is not a failure of lab up.',
+          },
           containers: {
             type: 'array',
             minItems: 1,
@@ -95,7 +100,22 @@ export const topologySchema = {
               properties: {
                 name: dnsLabel,
                 image: { type: 'string', minLength: 1 },
-                command: { type: 'array', items: { type: 'string' }, minItems: 1 },
+                command: {
+                  type: 'array',
+                  items: { type: 'string' },
+                  minItems: 1,
+                  description: "Replaces the image's ENTRYPOINT, as in Kubernetes.",
+                },
+                args: {
+                  type: 'array',
+                  items: { type: 'string' },
+                  description: "Replaces the image's CMD, as in Kubernetes.",
+                },
+                workingDir: { type: 'string', minLength: 1 },
+                imagePullPolicy: {
+                  enum: ['Never', 'IfNotPresent', 'Always'],
+                  description: 'As in Kubernetes (default IfNotPresent); lab up --pull never overrides it.',
+                },
                 env: { type: 'object', additionalProperties: { type: 'string' } },
                 ports: {
                   type: 'array',

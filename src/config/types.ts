@@ -36,6 +36,11 @@ export interface NodeConfig {
   podCIDR?: string;
 }
 
+/** As in Kubernetes: Always (the containers serve), or OnFailure/Never (the pod runs to completion). */
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+/** As in Kubernetes: when the engine fetches a container's image. */
+export type PullPolicy = 'Never' | 'IfNotPresent' | 'Always';
+
 export interface PodConfig {
   name: string;
   namespace: string;
@@ -43,13 +48,19 @@ export interface PodConfig {
   replicas?: number;
   labels: Record<string, string>;
   image?: string;
+  restartPolicy: RestartPolicy;
   containers: ContainerConfig[];
 }
 
 export interface ContainerConfig {
   name: string;
   image?: string;
+  /** Replaces the image's ENTRYPOINT. */
   command?: string[];
+  /** Replaces the image's CMD. */
+  args?: string[];
+  workingDir?: string;
+  imagePullPolicy: PullPolicy;
   env: Record<string, string>;
   ports: ContainerPortConfig[];
 }
@@ -93,6 +104,8 @@ export const defaults = {
   containerName: 'main',
   /** The image name that means podlab's own node image (its tag is podlab's to choose). */
   image: 'podlab-node',
+  restartPolicy: 'Always',
+  imagePullPolicy: 'IfNotPresent',
 } as const;
 
 /** NodePort range of a default Kubernetes API server. */

@@ -9,6 +9,7 @@ import {
   imageRef,
   nameLimits,
   portName,
+  printable,
   type Report,
 } from './validate-names.js';
 import type { NodeFacts } from './validate-nodes.js';
@@ -68,9 +69,12 @@ export function checkPods(topology: Topology, report: Report, { nodeNames }: Nod
             `"${key}" is not an environment variable name (letters, digits, _; not first a digit)`,
           );
       }
-      c.command?.forEach((arg, k) => {
-        if (arg.includes('\0')) report([...cpath, 'command', k], 'an argument may not contain a NUL byte');
-      });
+      for (const field of ['command', 'args'] as const)
+        c[field]?.forEach((arg, k) => {
+          if (arg.includes('\0')) report([...cpath, field, k], 'an argument may not contain a NUL byte');
+        });
+      if (c.workingDir !== undefined && (!c.workingDir.startsWith('/') || c.workingDir.includes('\0')))
+        report([...cpath, 'workingDir'], `"${printable(c.workingDir)}" is not an absolute path`);
       c.ports.forEach((p, k) => {
         if (p.name === undefined) return;
         if (!portName.test(p.name) || p.name.length > nameLimits.portName) {

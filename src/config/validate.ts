@@ -15,10 +15,12 @@ export interface RawTopology {
   cni?: Partial<Topology['cni']>;
   dns?: { clusterIP?: string; upstream?: string[] };
   nodes: { name: string; podCIDR?: string }[];
-  pods?: (Omit<PodConfig, 'namespace' | 'labels' | 'containers'> & {
+  pods?: (Omit<PodConfig, 'namespace' | 'labels' | 'containers' | 'restartPolicy'> & {
     namespace?: string;
     labels?: Record<string, string>;
-    containers?: (Omit<ContainerConfig, 'env' | 'ports'> & {
+    restartPolicy?: PodConfig['restartPolicy'];
+    containers?: (Omit<ContainerConfig, 'env' | 'ports' | 'imagePullPolicy'> & {
+      imagePullPolicy?: ContainerConfig['imagePullPolicy'];
       env?: Record<string, string>;
       ports?: { name?: string; containerPort: number; protocol?: 'TCP' | 'UDP' }[];
     })[];

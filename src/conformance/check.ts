@@ -50,8 +50,12 @@ export interface Check {
 
 /** `namespace/name` of a pod. */
 export const key = (p: PodState) => `${p.namespace}/${p.name}`;
-/** The pods that run and have an address: the ones a check can probe. */
-export const running = (state: LabState) => state.pods.filter((p) => p.state === 'running' && p.ip);
+/**
+ * The pods whose network namespace is up, with an address: the ones a check can probe (a pod that
+ * ran to completion keeps its sandbox, and so its address and its probe listener).
+ */
+export const running = (state: LabState) =>
+  state.pods.filter((p) => (p.state === 'running' || p.state === 'completed') && p.ip);
 /** A passed outcome. */
 export const pass = (expected: string, seen: string, evidence: string[] = []): CheckOutcome => ({
   status: 'passed',

@@ -1,7 +1,43 @@
 import { Label } from '../labels.js';
+import type { ExecResult, Runtime } from '../runtime/runtime.js';
+import type { LabState } from '../state/observe.js';
 import { count } from '../text.js';
 import { type Check, fail, key, pass, skip } from './check.js';
 import { parseEcho, patience, probePort } from './probes.js';
+
+/**
+ * Fetches the pod's probe listener on 127.0.0.1 from inside one of its containers: with the
+ * container's own curl, or, when its image has none (exit 126 or 127), from a short-lived helper of
+ * podlab's image that joins that container's network namespace, as the container itself would see it.
+ */
+async function fromContainer(
+  runtime: Runtime,
+  state: LabState,
+  container: string,
+  seconds: number,
+): Promise<ExecResult> {
+  const curl = ['curl', '-s', '-m', String(seconds), `http://127.0.0.1:${probePort}/`];
+  const own = await runtime.exec(container, curl);
+  if (own.exitCode !== 126 && own.exitCode !== 127) return own;
+  const helper = `${container}.probe`;
+  await runtime.removeContainer(helper);
+  await runtime.runContainer({
+    name: helper,
+    image: state.network?.labels[Label.image] ?? '',
+    labels: { [Label.lab]: state.name, [Label.role]: 'probe' },
+    env: {},
+    cmd: curl,
+    network: { mode: 'container', container },
+    capAdd: [],
+    sysctls: {},
+  });
+  try {
+    const exitCode = await runtime.wait(helper);
+    return { exitCode, stdout: await runtime.logs(helper), stderr: '' };
+  } finally {
+    await runtime.removeContainer(helper);
+  }
+}
 
 export const podLocalhost: Check = {
   id: 'pod-localhost',
@@ -18,8 +54,7 @@ export const podLocalhost: Check = {
           (c) => c.labels[Label.pod] === key(pod) && c.labels[Label.container] === container,
         )?.name;
         // Asked once more, with time to spare, before a miss counts: a busy machine can be slow.
-        const ask = (seconds: number) =>
-          ctx.runtime.exec(name!, ['curl', '-s', '-m', String(seconds), `http://127.0.0.1:${probePort}/`]);
+        const ask = (seconds: number) => fromContainer(ctx.runtime, ctx.state, name!, seconds);
         let r = name ? await ask(3) : undefined;
         if (r && parseEcho(r.stdout)?.pod !== pod.name) r = await ask(patience(0) + 5);
         const echo = r ? parseEcho(r.stdout) : undefined;

@@ -53,9 +53,15 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       template: {
         name: dnsService.podName,
         namespace: dnsService.namespace,
-        labels: { 'k8s-app': dnsService.app },
+        labels: { [dnsService.labelKey]: dnsService.app },
+        restartPolicy: 'Always',
         containers: [
-          { name: 'dnsmasq', env: {}, ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }] },
+          {
+            name: 'dnsmasq',
+            imagePullPolicy: 'Never',
+            env: {},
+            ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }],
+          },
         ],
       },
     },
@@ -64,8 +70,8 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   // Pod addresses: each node hands out its range in order from .2 (.1 is the bridge).
   const nextHost = new Map(nodeBase.map((n) => [n.name, 2]));
   const resolver = { servers: [topology.dns.clusterIP], options: ['ndots:5'] };
-  const imageOf = (image: string | undefined): string =>
-    image === undefined || image === nodeImageName ? inputs.nodeImage : image;
+  const isNodeImage = (image: string | undefined) => image === undefined || image === nodeImageName;
+  const imageOf = (image: string | undefined): string => (isNodeImage(image) ? inputs.nodeImage : image!);
 
   const pods: PodPlan[] = instances.map((instance): PodPlan => {
     const { namespace, name, template } = instance;
@@ -102,18 +108,21 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       },
       extraHosts: [`${name}:${ip}`],
     };
-    const containers = template.containers.map(
-      (c): ContainerSpec => ({
+    const containers = template.containers.map((c): ContainerSpec => {
+      const own = isNodeImage(c.image ?? template.image);
+      return {
         name: names.container(lab, namespace, name, c.name),
         image: imageOf(c.image ?? template.image),
         labels: { ...podLabels, [Label.role]: 'container', [Label.container]: c.name },
         env: { ...c.env, PODLAB_POD_NAME: name, PODLAB_POD_NAMESPACE: namespace },
-        cmd: c.command ?? ['sleep', 'infinity'],
+        ...runAs(c, own),
+        ...(c.workingDir !== undefined ? { workingDir: c.workingDir } : {}),
+        ...(own ? {} : { pull: c.imagePullPolicy }),
         network: { mode: 'container', container: sandboxName },
         capAdd: [],
         sysctls: {},
-      }),
-    );
+      };
+    });
     const ports = Object.fromEntries(
       template.containers.flatMap((c) =>
         c.ports.filter((p) => p.name !== undefined).map((p) => [p.name!, p.containerPort]),
@@ -129,6 +138,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       ports,
       sandbox,
       containers,
+      oneShot: template.restartPolicy !== 'Always',
     };
   });
 
@@ -201,6 +211,20 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     }),
     dns: { clusterIP: topology.dns.clusterIP, pod: dnsPod.key, node: dnsNode, podIP: dnsPod.ip },
   };
+}
+
+/**
+ * What a container runs, as Kubernetes decides it: `command` replaces the image's ENTRYPOINT and
+ * `args` its CMD; neither runs the image as built. podlab's own image has nothing of its own to run,
+ * so without either it idles (`sleep infinity`), as a pod's tool container.
+ */
+export function runAs(
+  c: { command?: string[]; args?: string[] },
+  nodeImage: boolean,
+): Pick<ContainerSpec, 'entrypoint' | 'cmd'> {
+  if (c.command) return { entrypoint: c.command, cmd: c.args ?? [] };
+  if (c.args) return { cmd: c.args };
+  return nodeImage ? { cmd: ['sleep', 'infinity'] } : {};
 }
 
 /** The node's CNI config: the template with this node's bridge, MTU and host-local range filled in. */

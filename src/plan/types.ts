@@ -11,7 +11,13 @@ export interface ContainerSpec {
   hostname?: string;
   labels: Record<string, string>;
   env: Record<string, string>;
-  cmd: string[];
+  /** Replaces the image's ENTRYPOINT (Kubernetes' `command`); absent: the image's own. */
+  entrypoint?: string[];
+  /** Replaces the image's CMD (Kubernetes' `args`); absent: the image's own (unless `entrypoint` is set). */
+  cmd?: string[];
+  workingDir?: string;
+  /** When the engine fetches the image (absent: podlab's own image, always built locally). */
+  pull?: 'Never' | 'IfNotPresent' | 'Always';
   network: NetworkMode;
   /** Join the PID namespace of this container (the node, for pod sandboxes). */
   pidContainer?: string;
@@ -59,6 +65,8 @@ export interface PodPlan {
   ports: Record<string, number>;
   sandbox: ContainerSpec;
   containers: ContainerSpec[];
+  /** The pod runs to completion (restartPolicy OnFailure or Never): its containers may exit. */
+  oneShot: boolean;
 }
 
 /** One endpoint of a Service: a ready pod that its selector picks. */

@@ -8,6 +8,7 @@ import type {
   EngineInfo,
   ExecOptions,
   ExecResult,
+  LogOptions,
   NetworkInfo,
   Runtime,
   TerminalSize,
@@ -89,6 +90,7 @@ export class DockerRuntime implements Runtime {
       id: c.Id,
       name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
       state: c.State,
+      ...exitCodeOf(c.Status),
       image: c.Image,
       labels: c.Labels ?? {},
       ips: Object.fromEntries(
@@ -111,7 +113,10 @@ export class DockerRuntime implements Runtime {
       this.docker.createContainer({
         name: spec.name,
         Image: spec.image,
-        Cmd: spec.cmd,
+        // As Kubernetes runs it: an entrypoint given replaces the image's (and drops its CMD).
+        ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
+        ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+        ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         Labels: spec.labels,
         // Docker refuses a hostname for containers that join another's network namespace.
@@ -193,6 +198,43 @@ export class DockerRuntime implements Runtime {
       stdout: Buffer.concat(out).toString('utf8'),
       stderr: Buffer.concat(err).toString('utf8'),
     };
+  }
+
+  async wait(container: string): Promise<number> {
+    const r = (await this.call(`wait for ${container}`, () =>
+      this.docker.getContainer(container).wait(),
+    )) as {
+      StatusCode?: number;
+    };
+    return r.StatusCode ?? -1;
+  }
+
+  async logs(container: string, options: LogOptions = {}): Promise<string> {
+    const what = `read the logs of ${container}`;
+    const c = this.docker.getContainer(container);
+    const opts = {
+      stdout: true,
+      stderr: true,
+      timestamps: false,
+      ...(options.tail !== undefined ? { tail: options.tail } : {}),
+      ...(options.since !== undefined ? { since: options.since } : {}),
+    };
+    if (options.sinks) {
+      const stream = await this.call(what, () => c.logs({ ...opts, follow: true }));
+      this.docker.modem.demuxStream(stream, options.sinks.stdout, options.sinks.stderr);
+      await new Promise<void>((resolve, reject) => {
+        options.signal?.addEventListener('abort', () => {
+          (stream as unknown as { destroy(): void }).destroy();
+          resolve();
+        });
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      });
+      return '';
+    }
+    const buffer = await this.call(what, () => c.logs({ ...opts, follow: false }));
+    return demux(buffer as unknown as Buffer);
   }
 
   async hasImage(ref: string): Promise<boolean> {
@@ -297,8 +339,26 @@ export class DockerRuntime implements Runtime {
   }
 }
 
+/** `Exited (1) 3 seconds ago` → `{exitCode: 1}`; nothing for a container that has not exited. */
+export function exitCodeOf(status: string | undefined): { exitCode?: number } {
+  const m = /^Exited \((-?\d+)\)/.exec(status ?? '');
+  return m ? { exitCode: Number(m[1]) } : {};
+}
+
 function labelFilters(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
+}
+
+/** A non-TTY log buffer is framed (8-byte headers: stream, size); returns its text, both streams in order. */
+function demux(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(i + 4);
+    parts.push(buffer.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return i === 0 && buffer.length > 0 ? buffer.toString('utf8') : Buffer.concat(parts).toString('utf8');
 }
 
 function collect(into: Buffer[]): NodeJS.WritableStream {

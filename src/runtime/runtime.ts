@@ -21,6 +21,8 @@ export interface ContainerInfo {
   name: string;
   /** `running`, `exited`, `created`, … */
   state: string;
+  /** The exit code of a container that has exited. */
+  exitCode?: number;
   image: string;
   labels: Record<string, string>;
   /** Address per network name. */
@@ -54,6 +56,15 @@ export interface TtyOptions {
   size?: TerminalSize;
   /** Registers a listener for size changes; returns what unregisters it. */
   onResize?(listener: (size: TerminalSize) => void): () => void;
+}
+
+/** What `logs` reads: the last `tail` lines, those since `since` (Unix seconds); `sinks`: follow. */
+export interface LogOptions {
+  tail?: number;
+  since?: number;
+  /** Follow the output into these streams until the container stops or `signal` aborts. */
+  sinks?: ExecSinks;
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -90,6 +101,10 @@ export interface Runtime {
   /** Removes a container whatever its state; a missing one is not an error. */
   removeContainer(id: string): Promise<void>;
   exec(container: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Waits until a container stops; its exit code. */
+  wait(container: string): Promise<number>;
+  /** A container's output (stdout and stderr), as `docker logs` gives it. */
+  logs(container: string, options?: LogOptions): Promise<string>;
   hasImage(ref: string): Promise<boolean>;
   pullImage(ref: string): Promise<void>;
   buildImage(request: BuildRequest): Promise<void>;

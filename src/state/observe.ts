@@ -3,7 +3,7 @@ import { messageOf } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import { parseIp } from '../net/ipv4.js';
 import { planLab } from '../plan/plan.js';
-import type { DnsPlan, ServicePlan } from '../plan/types.js';
+import type { DnsPlan, LabPlan, ServicePlan } from '../plan/types.js';
 import type { ContainerInfo, NetworkInfo, Runtime } from '../runtime/runtime.js';
 import { type Recorded, readRecorded } from './recorded.js';
 
@@ -22,9 +22,25 @@ export interface PodState {
   /** The address on the pod's eth0, read inside the pod's namespace; '' when it has none. */
   ip: string;
   labels: Record<string, string>;
+  /** Its containers' names, in the order the topology declares them. */
   containers: string[];
-  /** Sandbox state; `running` when healthy. */
+  /** Each container's state, with the exit code and last output of one that stopped. */
+  containerStates: ContainerState[];
+  /**
+   * `running` when its sandbox and containers run; `completed` when a pod that runs to completion
+   * (restartPolicy OnFailure or Never) has every container exited with 0; `failed` when a container
+   * stopped otherwise; the sandbox's own state when that is not running.
+   */
   state: string;
+}
+
+/** One container of a pod as the engine has it. */
+export interface ContainerState {
+  name: string;
+  state: string;
+  exitCode?: number;
+  /** The last lines it printed, for one that stopped (read when the caller reads pod addresses). */
+  lastOutput?: string;
 }
 
 /** A lab as the engine has it: built only from labelled objects, so it works from any directory. */
@@ -46,6 +62,8 @@ export interface LabState {
   domain: string;
   /** The topology recorded at up, validated; undefined when the network (and so the record) is missing. */
   recorded?: Recorded;
+  /** The plan of the recorded topology: what the lab should be. */
+  plan?: LabPlan;
 }
 
 /** A Service with its endpoints marked ready when the pod runs with the planned address. */
@@ -57,22 +75,22 @@ export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
  * Services and DNS of a lab, and the containers it should have but lacks, from the topology on its
  * network (labels are written once, at up).
  */
-function plannedOf(
-  network: NetworkInfo | undefined,
-  recorded: Recorded | undefined,
-  pods: PodState[],
-  containers: ContainerInfo[],
-): Pick<LabState, 'services' | 'dns' | 'domain'> & { missing: string[]; order: Map<string, string[]> } {
-  const none = { services: [], domain: '', missing: [], order: new Map<string, string[]>() };
-  if (!network || !recorded?.ok) return none;
-  const { topology } = recorded;
-  const nodeSubnet = network.labels[Label.nodeSubnet];
-  if (!nodeSubnet) return { ...none, domain: topology.cluster.domain };
-  const plan = planLab(topology, {
+function planOf(network: NetworkInfo | undefined, recorded: Recorded | undefined): LabPlan | undefined {
+  const nodeSubnet = network?.labels[Label.nodeSubnet];
+  if (!network || !recorded?.ok || !nodeSubnet) return undefined;
+  return planLab(recorded.topology, {
     nodeSubnet,
     nodeImage: network.labels[Label.image] ?? '',
     cniTemplate: {},
   });
+}
+
+function plannedOf(
+  plan: LabPlan | undefined,
+  pods: PodState[],
+  containers: ContainerInfo[],
+): Pick<LabState, 'services' | 'dns' | 'domain'> & { missing: string[]; order: Map<string, string[]> } {
+  if (!plan) return { services: [], domain: '', missing: [], order: new Map() };
   const present = new Set(containers.map((c) => c.name));
   const missing = [
     ...plan.nodes.map((n) => n.container),
@@ -93,6 +111,16 @@ function plannedOf(
     // Containers in the order the topology declares them.
     order: new Map(plan.pods.map((p) => [p.key, p.containers.map((c) => c.labels[Label.container] ?? '')])),
   };
+}
+
+/** A pod's state from its sandbox's and its containers' (see PodState.state). */
+export function podStateOf(sandbox: string, containers: ContainerState[], oneShot: boolean): string {
+  if (sandbox !== 'running') return sandbox;
+  const stopped = containers.filter((k) => k.state !== 'running');
+  if (stopped.length === 0) return 'running';
+  if (oneShot && stopped.every((k) => k.exitCode === 0))
+    return stopped.length === containers.length ? 'completed' : 'running';
+  return 'failed';
 }
 
 /** Names of all labs that have anything in the engine. */
@@ -151,37 +179,72 @@ export async function observeLab(
         }),
     );
   }
-  const pods: PodState[] = containers
-    .filter((c) => c.labels[Label.role] === 'sandbox')
-    .map((c) => {
-      const key = c.labels[Label.pod] ?? '';
-      const [namespace = '', name = ''] = key.split('/');
-      return {
-        namespace,
-        name,
-        node: c.labels[Label.node] ?? '',
-        ip: ips.get(key) ?? '',
-        labels: parseLabels(c.labels[Label.podLabels]),
-        containers: containers
+  const recorded = network ? readRecorded(network.labels, network.name) : undefined;
+  if (recorded && !recorded.ok) problems.push(recorded.problem);
+  const plan = planOf(network, recorded);
+  const oneShot = new Set(plan?.pods.filter((p) => p.oneShot).map((p) => p.key));
+  const withOutput = options.podIPs !== false;
+  const pods: PodState[] = await Promise.all(
+    containers
+      .filter((c) => c.labels[Label.role] === 'sandbox')
+      .map(async (c) => {
+        const key = c.labels[Label.pod] ?? '';
+        const [namespace = '', name = ''] = key.split('/');
+        const mine = containers
           .filter((k) => k.labels[Label.role] === 'container' && k.labels[Label.pod] === key)
-          .map((k) => k.labels[Label.container] ?? k.name)
-          .sort(),
-        state: c.state,
-      };
-    })
-    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-  for (const c of containers) if (c.state !== 'running') problems.push(`${c.name} is ${c.state}`);
+          .sort((a, b) => a.name.localeCompare(b.name));
+        const containerStates = await Promise.all(
+          mine.map(async (k): Promise<ContainerState> => {
+            const stopped = k.state !== 'running';
+            const output =
+              stopped && withOutput ? (await runtime.logs(k.id, { tail: 5 }).catch(() => '')).trimEnd() : '';
+            return {
+              name: k.labels[Label.container] ?? k.name,
+              state: k.state,
+              ...(k.exitCode !== undefined ? { exitCode: k.exitCode } : {}),
+              ...(output ? { lastOutput: output } : {}),
+            };
+          }),
+        );
+        return {
+          namespace,
+          name,
+          node: c.labels[Label.node] ?? '',
+          ip: ips.get(key) ?? '',
+          labels: parseLabels(c.labels[Label.podLabels]),
+          containers: containerStates.map((k) => k.name),
+          containerStates,
+          state: podStateOf(c.state, containerStates, oneShot.has(key)),
+        };
+      }),
+  );
+  pods.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  for (const c of containers) {
+    if (c.state === 'running' || c.labels[Label.role] === 'container') continue;
+    problems.push(`${c.name} is ${c.state}`);
+  }
+  for (const p of pods) {
+    const key = `${p.namespace}/${p.name}`;
+    for (const k of p.containerStates) {
+      if (k.state === 'running' || (oneShot.has(key) && k.exitCode === 0)) continue;
+      const how = k.exitCode !== undefined ? `exited with code ${k.exitCode}` : `is ${k.state}`;
+      problems.push(
+        `pod ${key}: container ${k.name} ${how}${k.lastOutput ? `; its last output: ${k.lastOutput.split('\n').at(-1)}` : ''}`,
+      );
+    }
+  }
   if (!network) problems.push('the node network is missing');
   for (const p of pods)
     if (options.podIPs !== false && p.state === 'running' && !p.ip)
       problems.push(`pod ${p.namespace}/${p.name} has no IP`);
-  const recorded = network ? readRecorded(network.labels, network.name) : undefined;
-  if (recorded && !recorded.ok) problems.push(recorded.problem);
-  const { missing, order, ...planned } = plannedOf(network, recorded, pods, containers);
+  const { missing, order, ...planned } = plannedOf(plan, pods, containers);
   for (const name of missing) problems.push(`${name} is missing`);
   for (const p of pods) {
     const declared = order.get(`${p.namespace}/${p.name}`);
-    if (declared) p.containers.sort((a, b) => rank(declared, a) - rank(declared, b));
+    if (!declared) continue;
+    const at = (name: string) => rank(declared, name);
+    p.containerStates.sort((a, b) => at(a.name) - at(b.name));
+    p.containers = p.containerStates.map((k) => k.name);
   }
   return {
     name: lab,
@@ -194,6 +257,7 @@ export async function observeLab(
     problems,
     ...planned,
     ...(recorded ? { recorded } : {}),
+    ...(plan ? { plan } : {}),
   };
 }
 

@@ -143,9 +143,27 @@ export class FakeRuntime implements Runtime {
     return { exitCode: 0, stdout: '', stderr: '' };
   }
 
+  /** Log lines each container printed, by name (a test sets them). */
+  readonly logLines = new Map<string, string>();
+
+  async wait(container: string): Promise<number> {
+    await this.record({ method: 'wait', target: container });
+    return (
+      [...this.containers.values()].find((c) => c.name === container || c.id === container)?.exitCode ?? 0
+    );
+  }
+
+  async logs(container: string): Promise<string> {
+    await this.record({ method: 'logs', target: container });
+    return this.logLines.get(container) ?? '';
+  }
+
+  /** Images the fake engine lacks (every other one is present). */
+  readonly absentImages = new Set<string>();
+
   async hasImage(ref: string): Promise<boolean> {
     await this.record({ method: 'hasImage', target: ref });
-    return true;
+    return !this.absentImages.has(ref);
   }
 
   async pullImage(ref: string): Promise<void> {

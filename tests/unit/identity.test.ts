@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readyMarkerPath } from '../../src/agent/agent.js';
 import up from '../../src/commands/up.js';
-import { type AddedField, canonicalTopology, topologyHash } from '../../src/config/canonical.js';
+import { type AddedField, addedFields, canonicalTopology, topologyHash } from '../../src/config/canonical.js';
 import { parseTopology } from '../../src/config/load.js';
 import type { Topology } from '../../src/config/types.js';
 import { LabStateError } from '../../src/errors.js';
@@ -66,15 +66,31 @@ test('key order, formatting and restated defaults leave the topology hash alone'
   t.not(hashOf(written.replace('replicas: 2', 'replicas: 3')), hashOf(written));
 });
 
-test('a field added to podlab/v1 later changes no hash while it holds its default', (t) => {
+test('fields added to podlab/v1 later change no hash while they hold their default', (t) => {
+  // restartPolicy and imagePullPolicy came after the first release: a lab made before has the hash
+  // its file had, whether the file writes them at their defaults or not.
+  t.is(
+    hashOf(written.replace('    replicas: 2\n', '    replicas: 2\n    restartPolicy: Always\n')),
+    hashOf(written),
+  );
+  t.not(
+    hashOf(written.replace('    replicas: 2\n', '    replicas: 2\n    restartPolicy: Never\n')),
+    hashOf(written),
+  );
   const topology = parseTopology(written, 'lab.yaml').topology;
-  const added: AddedField[] = [{ path: ['cni', 'backend'], default: 'host-gw', since: 'a later podlab' }];
+  const added: AddedField[] = [
+    ...addedFields,
+    { path: ['cni', 'backend'], default: 'host-gw', since: 'a later podlab' },
+  ];
   const withField = (value: string) =>
     ({ ...topology, cni: { ...topology.cni, backend: value } }) as unknown as Topology;
   t.is(topologyHash(withField('host-gw'), added), topologyHash(topology, added));
   t.is(topologyHash(withField('host-gw'), added), topologyHash(topology));
   t.not(topologyHash(withField('vxlan'), added), topologyHash(topology, added));
-  const perItem: AddedField[] = [{ path: ['pods', '*', 'hostNetwork'], default: false, since: 'later' }];
+  const perItem: AddedField[] = [
+    ...addedFields,
+    { path: ['pods', '*', 'hostNetwork'], default: false, since: 'later' },
+  ];
   const pods = topology.pods.map((p) => ({ ...p, hostNetwork: false }));
   t.deepEqual(canonicalTopology({ ...topology, pods } as Topology, perItem), canonicalTopology(topology));
 });

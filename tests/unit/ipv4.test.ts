@@ -55,8 +55,22 @@ test('node ranges: overrides are kept and skipped by the others', (t) => {
 });
 
 test('unpinned replicas spread round-robin over the nodes', (t) => {
-  const pod = { name: 'web', namespace: 'bar', replicas: 4, labels: {}, containers: [] };
-  const pinned = { name: 'db', namespace: 'bar', node: 'c', labels: {}, containers: [] };
+  const pod = {
+    name: 'web',
+    namespace: 'bar',
+    replicas: 4,
+    labels: {},
+    restartPolicy: 'Always' as const,
+    containers: [],
+  };
+  const pinned = {
+    name: 'db',
+    namespace: 'bar',
+    node: 'c',
+    labels: {},
+    restartPolicy: 'Always' as const,
+    containers: [],
+  };
   const placed = expandPods({ nodes: [{ name: 'a' }, { name: 'b' }, { name: 'c' }], pods: [pod, pinned] });
   t.deepEqual(
     placed.map((p) => `${p.name}@${p.node}`),
