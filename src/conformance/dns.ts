@@ -22,7 +22,8 @@ export const dnsSameNamespace: Check = {
     const expected =
       '<service> resolves from a pod of the same namespace to its ClusterIP (headless: its pods)';
     const queries = named(ctx.state).flatMap((s) => {
-      const from = running(ctx.state).find((p) => p.namespace === s.namespace);
+      // Not a pod named as the Service: its own hostname (in its /etc/hosts) would answer.
+      const from = running(ctx.state).find((p) => p.namespace === s.namespace && p.name !== s.name);
       return from ? [{ s, from: key(from), name: s.name }] : [];
     });
     return resolveAndJudge(ctx, expected, queries, 'no Service with a pod of its own namespace to ask from');
@@ -39,6 +40,7 @@ export const dnsCrossNamespace: Check = {
         (p) =>
           p.namespace !== s.namespace &&
           p.namespace !== dnsService.namespace &&
+          p.name !== s.name &&
           !ctx.state.services.some((o) => o.namespace === p.namespace && o.name === s.name),
       );
       return from
