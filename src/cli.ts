@@ -31,6 +31,8 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--retain', 'keep what was created when up fails, to look at it')
     .option('--json', 'print the resulting status as JSON')
     .option('--test', 'run the conformance checks once the lab is up (exit 1 when one fails)')
+    .option('--reporter <name>', 'with --test: pretty, json, junit, tap or github', undefined)
+    .option('--output <file>', 'with --test: write the report to a file (the pretty summary still prints)')
     .option(
       '--pull <mode>',
       "always, missing or never: overrides every container's imagePullPolicy (never: an air-gapped run)",
@@ -68,13 +70,23 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('-t, --tty', 'run the command on a terminal (-it for a shell)')
     .action(run(() => import('./commands/exec.js')));
   program
+    .command('logs')
+    .description('a container’s output, as docker logs gives it (also kube-system/kube-dns-0)')
+    .argument('<target>', 'NS/POD (its first container) or NS/POD/CONTAINER')
+    .addOption(file())
+    .option('--lab <name>', 'lab name')
+    .option('-f, --follow', 'keep printing new output until Ctrl-C')
+    .option('--tail <n>', 'only the last N lines')
+    .option('--since <time>', 'only output since then: 90s, 5m, 2h, Unix seconds or an RFC 3339 time')
+    .action(run(() => import('./commands/logs.js')));
+  program
     .command('test')
     .description("run the conformance checks that prove Kubernetes' networking rules on a running lab")
     .argument('[name]', 'lab name')
     .addOption(file())
     .option('--lab <name>', 'lab name (the same as NAME)')
     .option('--only <id...>', 'run only these checks')
-    .option('--reporter <name>', 'pretty, json, junit or tap', 'pretty')
+    .option('--reporter <name>', 'pretty, json, junit, tap or github', 'pretty')
     .option('--output <file>', 'write the report to a file (the pretty summary still prints)')
     .action(run(() => import('./commands/test.js')));
   const exercise = program
@@ -103,6 +115,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .description('grade the lab as it is now: exit 0 fixed, 1 not yet')
     .argument('[id]', 'exercise id')
     .addOption(file())
+    .option('--reporter <name>', 'pretty, or github (an annotation and a step-summary table)', 'pretty')
     .action(run(async () => ({ default: (await import('./commands/exercise.js')).check })));
   exercise
     .command('reset')

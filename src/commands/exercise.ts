@@ -1,5 +1,6 @@
 import { cniTemplate } from '../apply/prepare.js';
 import { removeLab } from '../apply/remove.js';
+import type { CheckResult } from '../conformance/checks.js';
 import { conformance } from '../conformance/conformance.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import { ExerciseFailure, type ExerciseLab, exerciseLab } from '../exercises/api.js';
@@ -8,11 +9,13 @@ import { entry, type Progress, readProgress, score, writeProgress } from '../exe
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
 import { type CommandContext, loadFor } from './context.js';
+import { publish } from './publish.js';
 import up from './up.js';
 
 interface Options {
   file?: string;
   json?: boolean;
+  reporter?: string;
 }
 
 /** The topology's exercises, and the running lab when there is one. */
@@ -161,7 +164,22 @@ export async function check(ctx: CommandContext, id: string | undefined, options
     record.passedAt = new Date().toISOString();
   }
   await writeProgress(runtime, node, progress);
-  if (failure) ctx.io.out(`✘ ${exercise.id}: not fixed yet\n${failure.replace(/^/gm, '  ')}`);
+  const reporter = options.reporter ?? 'pretty';
+  if (reporter !== 'pretty' && reporter !== 'github')
+    throw new UsageError(`unknown reporter "${reporter}"`, 'lab exercise check takes pretty or github');
+  if (reporter === 'github') {
+    // As lab test --reporter github: an annotation of the run, and a table in the step summary.
+    const result: CheckResult = {
+      id: exercise.id,
+      rule: exercise.title,
+      status: failure ? 'failed' : 'passed',
+      expected: 'fixed',
+      seen: failure ?? 'fixed',
+      evidence: [],
+      durationMs: 0,
+    };
+    await publish(ctx, { reporter: 'github' }, topology.name, [result]);
+  } else if (failure) ctx.io.out(`✘ ${exercise.id}: not fixed yet\n${failure.replace(/^/gm, '  ')}`);
   else ctx.io.out(`✔ ${exercise.id}: fixed — ${exercise.title}`);
   ctx.io.out(
     `score: ${score(

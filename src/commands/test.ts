@@ -1,8 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import { conformanceRun, describeTimings } from '../conformance/conformance.js';
-import { type ReporterName, render, reporters, verdictCode } from '../conformance/report.js';
+import { verdictCode } from '../conformance/report.js';
 import { UsageError } from '../errors.js';
 import { type CommandContext, labName } from './context.js';
+import { publish, reporterOf } from './publish.js';
 
 export interface TestOptions {
   file?: string;
@@ -21,9 +21,7 @@ export default async function test(
   name: string | undefined,
   options: TestOptions,
 ): Promise<number> {
-  const reporter = (options.reporter ?? 'pretty') as ReporterName;
-  if (!reporters.includes(reporter))
-    throw new UsageError(`unknown reporter "${options.reporter}"`, `reporters are: ${reporters.join(', ')}`);
+  const reporter = reporterOf(options.reporter);
   if (name && options.lab && name !== options.lab)
     throw new UsageError(`two lab names: ${name} and --lab ${options.lab}`, 'give one of them');
   const named = name ?? options.lab;
@@ -39,12 +37,7 @@ export default async function test(
     ctx.io.err,
   );
   const { results } = run;
-  const report = render(reporter, lab, results, ctx.io.interactive, run.timings);
-  if (options.output) {
-    await writeFile(options.output, `${report}\n`);
-    ctx.io.err(`${reporter} report written to ${options.output}`);
-    if (reporter !== 'pretty') ctx.io.out(render('pretty', lab, results, ctx.io.interactive));
-  } else ctx.io.out(report);
+  await publish(ctx, { reporter, output: options.output }, lab, results, run.timings);
   ctx.io.err(`lab test took ${((ctx.clock.now() - started) / 1000).toFixed(1)} s: ${describeTimings(run)}`);
   return verdictCode(results);
 }

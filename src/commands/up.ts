@@ -6,6 +6,7 @@ import { preflight } from '../host/doctor.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { type CommandContext, type Io, loadFor } from './context.js';
+import { publish, reporterOf } from './publish.js';
 import { renderStatus, statusJson } from './status.js';
 
 export type { PhaseTimings } from '../apply/run.js';
@@ -18,6 +19,9 @@ export interface UpOptions {
   test?: boolean;
   /** Overrides every container's imagePullPolicy: always, missing or never. */
   pull?: string;
+  /** With --test: the reporter and the file of the report, as lab test takes them. */
+  reporter?: string;
+  output?: string;
   /** For the benchmark: wraps the actions (to attribute engine calls to phases), receives the timings. */
   instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
 }
@@ -32,6 +36,12 @@ export const lockWaitMs = 10 * 60_000;
  */
 export default async function up(ctx: CommandContext, options: UpOptions): Promise<number> {
   const pull = pullMode(options.pull);
+  reporterOf(options.reporter); // a wrong name fails now, before anything is created
+  if (!options.test && (options.reporter || options.output))
+    throw new UsageError(
+      '--reporter and --output go with --test',
+      'lab up --test --reporter junit --output FILE',
+    );
   const { topology } = await loadFor(ctx, options.file);
   const runtime = ctx.runtime();
   await runtime.version();
@@ -80,17 +90,35 @@ async function report(
 ): Promise<number> {
   const state = await observeLab(runtime, name, verified ? { podIPs: verified } : {});
   if (!state) throw new LabStateError(`lab ${name} vanished right after up`);
-  if (options.json) ctx.io.out(JSON.stringify(statusJson(state), null, 2));
-  else {
-    ctx.io.out(renderStatus(state));
-    ctx.io.out(`\nnext: lab status ${name} · lab exec NS/POD -- CMD · lab test ${name} · lab down ${name}`);
+  if (!options.test) {
+    if (options.json) ctx.io.out(JSON.stringify(statusJson(state), null, 2));
+    else {
+      ctx.io.out(renderStatus(state));
+      ctx.io.out(`\nnext: lab status ${name} · lab exec NS/POD -- CMD · lab test ${name} · lab down ${name}`);
+    }
+    return ExitCode.ok;
   }
-  if (!options.test) return ExitCode.ok;
-  const { conformance } = await import('../conformance/conformance.js');
-  const { render, verdictCode } = await import('../conformance/report.js');
-  const results = await conformance({ runtime, host: ctx.host, clock: ctx.clock }, name);
-  ctx.io.out(`\n${render('pretty', name, results, ctx.io.interactive)}`);
-  return verdictCode(results);
+  const reporter = reporterOf(options.reporter);
+  const { conformanceRun } = await import('../conformance/conformance.js');
+  const { renderJson, verdictCode } = await import('../conformance/report.js');
+  const run = await conformanceRun(
+    { runtime, host: ctx.host, clock: ctx.clock },
+    name,
+    undefined,
+    ctx.io.err,
+  );
+  if (options.json) {
+    // One document for a script: the lab's status and the test report together.
+    const test = JSON.parse(renderJson(name, run.results, run.timings)) as unknown;
+    ctx.io.out(JSON.stringify({ status: statusJson(state), test }, null, 2));
+    if (options.output)
+      await publish(ctx, { reporter, output: options.output }, name, run.results, run.timings);
+  } else {
+    ctx.io.out(renderStatus(state));
+    ctx.io.out('');
+    await publish(ctx, { reporter, output: options.output }, name, run.results, run.timings);
+  }
+  return verdictCode(run.results);
 }
 
 /**

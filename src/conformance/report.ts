@@ -6,8 +6,8 @@ import type { CheckResult } from './checks.js';
 // (written for ESM interop) describe as the module's `default` member.
 const junit = junitModule as unknown as Builder;
 
-export type ReporterName = 'pretty' | 'json' | 'junit' | 'tap';
-export const reporters: readonly ReporterName[] = ['pretty', 'json', 'junit', 'tap'];
+export type ReporterName = 'pretty' | 'json' | 'junit' | 'tap' | 'github';
+export const reporters: readonly ReporterName[] = ['pretty', 'json', 'junit', 'tap', 'github'];
 
 /** Counts by status. */
 export function tally(results: CheckResult[]): {
@@ -137,6 +137,44 @@ export function renderTap(results: CheckResult[]): string {
   return lines.join('\n');
 }
 
+/** A GitHub Actions workflow command's data: `%`, CR and LF escaped as GitHub reads them. */
+function ghEscape(text: string, property = false): string {
+  const data = text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return property ? data.replace(/:/g, '%3A').replace(/,/g, '%2C') : data;
+}
+
+/**
+ * For GitHub Actions: the pretty report, then one `::error` line per failed check (a `::warning`
+ * per uncertain one) with what it saw, which GitHub shows as an annotation of the run.
+ */
+export function renderGithub(lab: string, results: CheckResult[]): string {
+  const annotations = results
+    .filter((r) => r.status === 'failed' || r.status === 'uncertain')
+    .map(
+      (r) =>
+        `::${r.status === 'failed' ? 'error' : 'warning'} title=${ghEscape(`podlab ${lab}: ${r.id}`, true)}::${ghEscape(`${r.rule}\n${r.seen}${r.hint ? `\nnext: ${r.hint}` : ''}`)}`,
+    );
+  return [renderPretty(lab, results), ...annotations].join('\n');
+}
+
+/** A Markdown table of the results, for $GITHUB_STEP_SUMMARY. */
+export function githubSummary(lab: string, results: CheckResult[]): string {
+  const mark = { passed: '✅', failed: '❌', skipped: '➖', uncertain: '❔' };
+  const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+  const t = tally(results);
+  return [
+    `### podlab ${lab}: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.uncertain ? `, ${t.uncertain} uncertain` : ''}`,
+    '',
+    '| | check | rule | seen |',
+    '| --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${mark[r.status]} | \`${r.id}\` | ${cell(r.rule)} | ${r.status === 'passed' ? '' : cell(r.seen.split('\n').slice(0, 6).join('\n'))} |`,
+    ),
+    '',
+  ].join('\n');
+}
+
 /** Renders results with the named reporter (the JSON one carries the run's timings when given). */
 export function render(
   reporter: ReporterName,
@@ -152,6 +190,8 @@ export function render(
       return renderJunit(lab, results);
     case 'tap':
       return renderTap(results);
+    case 'github':
+      return renderGithub(lab, results);
     default:
       return renderPretty(lab, results, color);
   }
