@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import { shapeOptions, topologySchema } from '../src/config/schema.js';
@@ -9,6 +9,11 @@ import { packagePath } from '../src/paths.js';
 // it instead of compiling the schema with all of ajv on every start (about 80 ms). CommonJS, since
 // ajv's standalone code requires its runtime helpers; src/config/shape-validator.d.cts types it.
 const ajv = new Ajv({ ...shapeOptions, code: { source: true } });
+// Its type declaration goes beside it, for the package's users.
+copyFileSync(
+  packagePath('src', 'config', 'shape-validator.d.cts'),
+  packagePath('dist', 'src', 'config', 'shape-validator.d.cts'),
+);
 writeFileSync(
   packagePath('dist', 'src', 'config', 'shape-validator.cjs'),
   standalone.default(ajv, ajv.compile(topologySchema)),

@@ -73,7 +73,8 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .command('logs')
     .description('a container’s output, as docker logs gives it (also kube-system/kube-dns-0)')
     .argument('<target>', 'NS/POD (its first container) or NS/POD/CONTAINER')
-    .addOption(file())
+    // -f is --follow here, as in docker logs: the file is --file.
+    .option('--file <file>', 'topology file (default: ./lab.yaml, else the shipped example)')
     .option('--lab <name>', 'lab name')
     .option('-f, --follow', 'keep printing new output until Ctrl-C')
     .option('--tail <n>', 'only the last N lines')

@@ -21,6 +21,11 @@ export abstract class LabError extends Error {
     this.name = new.target.name;
     this.hint = hint;
   }
+
+  /** The exit code `lab` gives for this error (the README's table), for API users. */
+  get code(): number {
+    return this.exitCode;
+  }
 }
 
 /** One problem found in a topology file, pointing at where it is. */

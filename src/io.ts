@@ -6,6 +6,8 @@ export interface Io {
   interactive: boolean;
   /** No progress output at all (tests, --json). */
   quiet?: boolean;
+  /** Where progress (listr2) goes; standard error when absent. */
+  progress?: NodeJS.WritableStream;
 }
 
 /** The process's own streams. */

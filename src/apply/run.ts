@@ -58,9 +58,15 @@ export async function applyPlan(
       },
     })),
     {
-      renderer: io.quiet ? 'silent' : io.interactive ? 'default' : 'simple',
+      renderer: io.quiet ? 'silent' : io.interactive && !io.progress ? 'default' : 'simple',
       rendererOptions: {
-        logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
+        logger: new ListrLogger({
+          // listr2 asks for a terminal's stream type; a plain writable does for the simple renderer.
+          processOutput: new ProcessOutput(
+            (io.progress ?? process.stderr) as NodeJS.WriteStream,
+            (io.progress ?? process.stderr) as NodeJS.WriteStream,
+          ),
+        }),
       },
       registerSignalListeners: false,
       exitOnError: true,

@@ -1,10 +1,10 @@
+import { lockWaitMs } from '../api/lab.js';
 import { removeLab } from '../apply/remove.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import type { Lock } from '../host/lock.js';
 import { listLabs } from '../state/observe.js';
 import { count } from '../text.js';
 import { type CommandContext, labName } from './context.js';
-import { lockWaitMs } from './up.js';
 
 export interface DownOptions {
   file?: string;

@@ -1,8 +1,7 @@
+import { Lab } from '../api/lab.js';
 import type { Action, PullMode } from '../apply/actions.js';
 import type { PhaseTimings } from '../apply/run.js';
-import { upLab } from '../apply/up.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
-import { preflight } from '../host/doctor.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { type CommandContext, type Io, loadFor } from './context.js';
@@ -26,8 +25,7 @@ export interface UpOptions {
   instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
 }
 
-/** How long a second `up` (or a `down`) of the same lab waits for the first before giving up. */
-export const lockWaitMs = 10 * 60_000;
+export { lockWaitMs } from '../api/lab.js';
 
 /**
  * `lab up`: the flags, the lab's lock, signals and printing; the work is apply/up.ts. One `up` of a lab
@@ -44,32 +42,30 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
     );
   const { topology } = await loadFor(ctx, options.file);
   const runtime = ctx.runtime();
-  await runtime.version();
-  await preflight(ctx.host);
   const abort = new AbortController();
-  const lock = await ctx.host.lock(`lab-${topology.name}`, {
-    waitMs: lockWaitMs,
-    onWait: () => ctx.io.err(`another lab up of ${topology.name} is running; waiting for it to finish`),
-    onInterrupt: () => {
-      if (abort.signal.aborted) return;
-      ctx.io.err(`\nlab down --force: stopping, and removing what this run created`);
-      abort.abort();
-    },
-  });
   const stopOnSignal = onSignals(ctx.io, topology.name, abort);
   try {
-    const outcome = await upLab({ runtime, host: ctx.host, clock: ctx.clock, io: ctx.io }, topology, {
-      signal: abort.signal,
-      ...(pull ? { pull } : {}),
-      ...(options.retain ? { retain: true } : {}),
-      ...(options.instrument ? { instrument: options.instrument } : {}),
-    });
-    const verified =
-      outcome.kind === 'created' ? new Map(outcome.plan.pods.map((p) => [p.key, p.ip])) : undefined;
+    // The same path as the API's Lab.up, with the CLI's output and signals.
+    const lab = await Lab.upTopology(
+      topology,
+      {
+        io: ctx.io,
+        signal: abort.signal,
+        onInterrupt: () => {
+          if (abort.signal.aborted) return;
+          ctx.io.err(`\nlab down --force: stopping, and removing what this run created`);
+          abort.abort();
+        },
+        ...(pull ? { pull } : {}),
+        ...(options.retain ? { retain: true } : {}),
+        ...(options.instrument ? { instrument: options.instrument } : {}),
+      },
+      { runtime, host: ctx.host, clock: ctx.clock },
+    );
+    const verified = lab.created ? new Map(lab.created.pods.map((p) => [p.key, p.ip])) : undefined;
     return await report(ctx, runtime, topology.name, options, verified);
   } finally {
     stopOnSignal();
-    await lock.release();
   }
 }
 
