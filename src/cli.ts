@@ -135,6 +135,14 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--json', 'print JSON')
     .action(run(() => import('./commands/dns.js')));
   program
+    .command('graph')
+    .description('the lab as a picture: nodes and their pods, routes, Services and their endpoints')
+    .argument('[name]', 'a running lab (default: the file’s lab when it is up, else the file’s plan)')
+    .addOption(file())
+    .option('--format <format>', 'mermaid, dot or svg (default: from --output’s name, else mermaid)')
+    .option('--output <file>', 'write the picture to a file')
+    .action(run(() => import('./commands/graph.js')));
+  program
     .command('doctor')
     .description(
       'check this host for what breaks labs (engine, kernel modules, capabilities, subnets), with fixes',
