@@ -3,6 +3,7 @@ import { planFor } from '../apply/prepare.js';
 import { EngineUnreachableError, ExitCode, LabStateError, UsageError } from '../errors.js';
 import { labGraph, toDot, toMermaid, toSvg } from '../graph/graph.js';
 import type { LabPlan } from '../plan/types.js';
+import { engineAddress } from '../runtime/docker-runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
 import { type CommandContext, loadFor } from './context.js';
 
@@ -47,6 +48,7 @@ export default async function graph(
   const g = labGraph(
     plan,
     new Map(state?.pods.filter((p) => p.ip).map((p) => [`${p.namespace}/${p.name}`, p.ip])),
+    engineAddress(),
   );
   const text = format === 'svg' ? await toSvg(g) : format === 'dot' ? toDot(g) : toMermaid(g);
   if (options.output) {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -120,9 +120,21 @@ test.serial(
     const dns = await labOk(t, ['dns', 'web', '--from', 'apps/bare', '--lab', name, '--json']);
     t.like(JSON.parse(dns.stdout), { resolved: { name: 'web.apps.svc.img.test.', status: 'NOERROR' } });
 
-    const run = await lab(['test', name]);
+    const summary = join(mkdtempSync(join(tmpdir(), 'podlab-gh-')), 'summary.md');
+    const run = await lab(['test', name, '--reporter', 'github'], { env: { GITHUB_STEP_SUMMARY: summary } });
     t.is(run.code, 0, run.stdout);
     t.regex(run.stdout, /✔ pod-localhost .*\n[\s\S]*13 passed, 0 failed, 0 skipped/);
+    t.notRegex(run.stdout, /^::error/m);
+    t.regex(
+      readFileSync(summary, 'utf8'),
+      /### podlab itest-img: 13 passed, 0 failed, 0 skipped\n\n\| \| check \| rule \| seen \|/,
+    );
+
+    // The output of a pod that ran to completion, and of the DNS pod.
+    const done = await labOk(t, ['logs', '--lab', name, 'apps/once/job']);
+    t.is(done.stdout.trim(), 'done');
+    const dnsLog = await labOk(t, ['logs', '--lab', name, 'kube-system/kube-dns-0', '--tail', '3']);
+    t.true(dnsLog.stdout.split('\n').filter(Boolean).length <= 3);
   },
 );
 

@@ -195,3 +195,14 @@ test('an uncertain check: its own mark and count, JUnit error, exit 4 unless ano
   t.is(Number(xml.testsuites.testsuite.errors), 1);
   t.regex(renderTap([doubt]), /not ok 1 - pod-to-node-no-nat\n {2}---\n {2}status: uncertain/);
 });
+
+test('github: one ::error annotation per failed check, escaped as GitHub reads it, and a summary table', async (t) => {
+  const { githubSummary, renderGithub } = await import('../../src/conformance/report.js');
+  const out = renderGithub('demo', results).split('\n');
+  const errors = out.filter((l) => l.startsWith('::error'));
+  t.is(errors.length, 1);
+  t.regex(errors[0]!, /^::error title=podlab demo%3A pod-to-pod-no-nat::no NAT%0A.*seen as 172\.30\.0\.3/);
+  const table = githubSummary('demo', results);
+  t.regex(table, /^### podlab demo: 1 passed, 1 failed, 1 skipped\n\n\| \| check \| rule \| seen \|/);
+  t.regex(table, /\| ❌ \| `pod-to-pod-no-nat` \|/);
+});
