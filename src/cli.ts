@@ -46,6 +46,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--all', 'remove every podlab lab')
     .option('--force', 'stop a running lab up of the lab (it rolls back) instead of waiting for it')
     .option('--ignore-not-found', 'exit 0 when the lab does not exist')
+    .option('--yes', 'with --all: remove every lab without asking')
     .action(run(() => import('./commands/down.js')));
   program
     .command('status')
@@ -56,7 +57,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .action(run(() => import('./commands/status.js')));
   program
     .command('ls')
-    .description('list the labs that exist in the engine')
+    .description('list the labs that exist in the engine, and who made each')
     .option('--json', 'print JSON')
     .action(run(() => import('./commands/ls.js')));
   program
@@ -93,37 +94,39 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
   const exercise = program
     .command('exercise')
     .description('classroom mode: exercises that break the lab and grade the fix');
-  exercise
-    .command('list')
-    .description("the topology's exercises, with progress when the lab is up")
-    .addOption(file())
-    .option('--json', 'print JSON')
-    .action(run(async () => ({ default: (await import('./commands/exercise.js')).list })));
-  exercise
-    .command('start')
-    .description('break the lab the way the exercise says')
-    .argument('<id>', 'exercise id')
-    .addOption(file())
-    .action(run(async () => ({ default: (await import('./commands/exercise.js')).start })));
-  exercise
-    .command('hint')
-    .description('the next hint (of the exercise started last when no id is given)')
+  const lab = () => new Option('--lab <name>', 'the lab (its recorded exercises; works from any folder)');
+  const sub = (name: string, description: string, fn: string) =>
+    exercise
+      .command(name)
+      .description(description)
+      .addOption(file())
+      .addOption(lab())
+      .action(run(async () => ({ default: (await import('./commands/exercise.js'))[fn as 'list'] })));
+  sub('list', "the lab's exercises, with progress when it is up", 'list').option('--json', 'print JSON');
+  sub('start', 'break the lab the way the exercise says (its check must then fail)', 'start').argument(
+    '<id>',
+    'exercise id',
+  );
+  sub('hint', 'the next hint (of the exercise started last when no id is given)', 'hint')
     .argument('[id]', 'exercise id')
-    .addOption(file())
-    .action(run(async () => ({ default: (await import('./commands/exercise.js')).hint })));
-  exercise
-    .command('check')
-    .description('grade the lab as it is now: exit 0 fixed, 1 not yet')
+    .option('--all', 'every hint (each is recorded)');
+  sub('check', 'grade the lab as it is now: exit 0 fixed, 1 not yet, 2 not started', 'check')
     .argument('[id]', 'exercise id')
-    .addOption(file())
-    .option('--reporter <name>', 'pretty, or github (an annotation and a step-summary table)', 'pretty')
-    .action(run(async () => ({ default: (await import('./commands/exercise.js')).check })));
-  exercise
-    .command('reset')
-    .description('restore the healthy lab')
-    .argument('<id>', 'exercise id')
-    .addOption(file())
-    .action(run(async () => ({ default: (await import('./commands/exercise.js')).reset })));
+    .option('--reporter <name>', 'pretty, or github (an annotation and a step-summary table)', 'pretty');
+  sub(
+    'solution',
+    'the intended fix, as lab exec commands (recorded: the report shows it)',
+    'solution',
+  ).argument('<id>', 'exercise id');
+  sub('reset', 'undo what the exercise broke, and nothing else (credit is kept)', 'reset').argument(
+    '<id>',
+    'exercise id',
+  );
+  sub(
+    'report',
+    'per exercise: started, attempts, hints, solved at, time to solve, solution seen',
+    'report',
+  ).option('--reporter <name>', 'pretty, json or junit', 'pretty');
   program
     .command('dns')
     .description("resolve a name as a pod's resolver does, showing each name the search list tries")

@@ -13,6 +13,8 @@ export const Label = {
   nodeSubnet: 'io.podlab.node-subnet',
   topology: 'io.podlab.topology',
   image: 'io.podlab.image',
+  /** Who made the lab: `user@host` (labs of many students on one engine). */
+  owner: 'io.podlab.owner',
 } as const;
 
 /** What a labelled container is to the lab. */

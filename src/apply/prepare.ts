@@ -40,5 +40,6 @@ export async function planFor(
     nodeSubnet: choice.nodeSubnet,
     nodeImage: await nodeImageRef(),
     cniTemplate: await cniTemplate(),
+    owner: host.owner(),
   });
 }

@@ -8,7 +8,7 @@ import { type Io, processIo } from '../io.js';
 import { packagePath } from '../paths.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { listLabs } from '../state/observe.js';
+import { labOwners } from '../state/observe.js';
 
 export type { Io } from '../io.js';
 
@@ -69,12 +69,17 @@ export async function labName(
   if (options.name) return options.name;
   const file = await topologyFile(ctx, options.file);
   if (options.file || file !== exampleFile) return (await loadTopology(file)).topology.name;
-  const running = await listLabs(ctx.runtime());
+  // Only the caller's labs (and those made before podlab recorded who made them): on a shared
+  // teaching machine a bare command never picks another student's lab.
+  const me = ctx.host.owner();
+  const running = [...(await labOwners(ctx.runtime()))]
+    .filter(([, owner]) => !owner || owner === me)
+    .map(([lab]) => lab);
   if (running.length === 1) return running[0]!;
   const example = (await loadTopology(exampleFile)).topology.name;
   if (running.length === 0 || running.includes(example)) return example;
   throw new LabStateError(
-    `several labs are up (${running.join(', ')}) and none was named`,
-    'name one: lab status NAME, or -f FILE',
+    `several of your labs are up (${running.join(', ')}) and none was named`,
+    'name one: lab status NAME, or -f FILE (lab ls lists them)',
   );
 }

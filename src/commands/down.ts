@@ -2,7 +2,7 @@ import { lockWaitMs } from '../api/lab.js';
 import { removeLab } from '../apply/remove.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import type { Lock } from '../host/lock.js';
-import { listLabs } from '../state/observe.js';
+import { labOwners } from '../state/observe.js';
 import { count } from '../text.js';
 import { type CommandContext, labName } from './context.js';
 
@@ -13,6 +13,35 @@ export interface DownOptions {
   force?: boolean;
   /** Exit 0 when there is nothing to remove (for cleanup steps that run whatever happened before). */
   ignoreNotFound?: boolean;
+  /** With --all: remove without asking. */
+  yes?: boolean;
+}
+
+/**
+ * The labs `--all` removes, said first: every lab of the engine, whoever made it. On a terminal it
+ * asks; elsewhere it needs --yes (a shared teaching machine holds every student's lab).
+ */
+async function confirmAll(ctx: CommandContext, yes: boolean): Promise<string[]> {
+  const owners = await labOwners(ctx.runtime());
+  const me = ctx.host.owner();
+  const others = [...owners].filter(([, o]) => o && o !== me);
+  if (owners.size === 0) return [];
+  ctx.io.err(
+    `lab down --all removes ${count(owners.size, 'lab')}: ${[...owners].map(([lab, o]) => `${lab}${o && o !== me ? ` (${o})` : ''}`).join(', ')}`,
+  );
+  if (yes) return [...owners.keys()];
+  if (!ctx.io.interactive || !process.stdin.isTTY)
+    throw new UsageError(
+      `lab down --all would remove ${count(owners.size, 'lab')}${others.length ? `, ${others.length} of them made by others` : ''}, and no one confirmed it`,
+      'add --yes to remove them all, or name one: lab down NAME',
+    );
+  const { createInterface } = await import('node:readline/promises');
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = (await prompt.question('remove them all? [y/N] ')).trim().toLowerCase();
+  prompt.close();
+  if (answer !== 'y' && answer !== 'yes')
+    throw new UsageError('nothing removed', 'lab down NAME removes one lab');
+  return [...owners.keys()];
 }
 
 /**
@@ -30,7 +59,7 @@ export default async function down(
   const runtime = ctx.runtime();
   await runtime.version();
   const labs = options.all
-    ? await listLabs(runtime)
+    ? await confirmAll(ctx, options.yes === true)
     : [await labName(ctx, { ...options, ...(name ? { name } : {}) })];
   const locks: Lock[] = [];
   try {

@@ -1,17 +1,18 @@
 import { ExitCode } from '../errors.js';
-import { listLabs, observeLab } from '../state/observe.js';
+import { labOwners, observeLab } from '../state/observe.js';
 import type { CommandContext } from './context.js';
 import { table } from './status.js';
 
-/** `lab ls`: every lab in the engine with its size and health. */
+/** `lab ls`: every lab in the engine with its size, health and who made it. */
 export default async function ls(ctx: CommandContext, options: { json?: boolean }): Promise<number> {
   const runtime = ctx.runtime();
   const labs = [];
-  for (const name of await listLabs(runtime)) {
+  for (const [name, owner] of await labOwners(runtime)) {
     const state = await observeLab(runtime, name, { podIPs: false });
     if (state)
       labs.push({
         name,
+        owner,
         nodeSubnet: state.nodeSubnet,
         nodes: state.nodes.length,
         pods: state.pods.length,
@@ -23,9 +24,10 @@ export default async function ls(ctx: CommandContext, options: { json?: boolean 
   else
     ctx.io.out(
       table(
-        ['LAB', 'NODE SUBNET', 'NODES', 'PODS', 'STATE'],
+        ['LAB', 'OWNER', 'NODE SUBNET', 'NODES', 'PODS', 'STATE'],
         labs.map((l) => [
           l.name,
+          l.owner || '-',
           l.nodeSubnet,
           String(l.nodes),
           String(l.pods),

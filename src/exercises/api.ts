@@ -3,7 +3,9 @@ import { agent } from '../agent/agent.js';
 import type { Topology } from '../config/types.js';
 import type { CheckResult } from '../conformance/checks.js';
 import { Label } from '../labels.js';
+import { cidrProblem, overlaps, parseCidr } from '../net/ipv4.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
+import { cniConfigPath } from '../plan/names.js';
 import { planLab } from '../plan/plan.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -56,6 +58,13 @@ export interface ExerciseLab {
   loadServiceRules(rules: string, nodes?: string[]): Promise<void>;
   /** Calls the CNI plugin for every pod of a node again: DEL, or ADD with each pod's planned IP. */
   cni(node: string, command: 'ADD' | 'DEL'): Promise<void>;
+  /**
+   * Re-applies the planned state of these objects, and of nothing else: `routes:NODE` (the node's
+   * routes to pod ranges; others in the pod range removed), `rules:NODE` (kube-proxy's rules),
+   * `cni:NODE` (the CNI config, its pods wired in again, no masquerade left), `resolv:NS/POD` (the
+   * pod's resolver).
+   */
+  restore(objects: string[]): Promise<void>;
   assert: Assertions;
 }
 
@@ -153,6 +162,68 @@ export function exerciseLab({
       const failed = out.split('\n').filter((l) => l.includes('"error"'));
       if (failed.length) throw new ExerciseFailure(`CNI ${command} failed on ${node}: ${failed.join('; ')}`);
     },
+    async restore(objects) {
+      for (const object of objects) {
+        const [kind, what = ''] = object.split(/:(.*)/s);
+        if (kind === 'routes') {
+          const node = plan.nodes.find((n) => n.name === what);
+          if (!node) throw new ExerciseFailure(`restore ${object}: no node ${what}`);
+          const routes = (await lab.node(what).$`ip -4 route show`).stdout.split('\n');
+          const planned = new Set(node.routes.map((r) => r.split(' ')[2]));
+          const inRange = (dest: string) => {
+            const cidr = dest.includes('/') ? dest : `${dest}/32`;
+            return (
+              dest !== 'default' &&
+              cidrProblem(cidr) === undefined &&
+              overlaps(parseCidr(cidr), parseCidr(plan.podCIDR))
+            );
+          };
+          // Routes a student added into the pod range go; the bridge's own (proto kernel) stays.
+          const stray = routes
+            .filter((l) => l && !/proto kernel/.test(l) && !l.startsWith('unreachable'))
+            .map((l) => l.split(' ')[0]!)
+            .filter((dest) => inRange(dest) && !planned.has(dest));
+          const batch = [...stray.map((d) => `route del ${d}`), ...node.routes].join('\n');
+          await agent(runtime, { name: what, container: nodeContainer(what) }, ['ip-batch'], batch);
+        } else if (kind === 'rules') {
+          await lab.loadServiceRules(plan.serviceRules, [what]);
+        } else if (kind === 'cni') {
+          const node = plan.nodes.find((n) => n.name === what);
+          if (!node) throw new ExerciseFailure(`restore ${object}: no node ${what}`);
+          await lab.cni(what, 'DEL');
+          await lab.node(what)
+            .$`iptables-save -t nat | grep -v -e '^-A POSTROUTING .*-j CNI-' | iptables-restore -T nat`;
+          await agent(
+            runtime,
+            { name: what, container: nodeContainer(what) },
+            ['write-file', cniConfigPath],
+            JSON.stringify(node.cniConfig, null, 2),
+          );
+          await lab.cni(what, 'ADD');
+        } else if (kind === 'resolv') {
+          const pod = plan.pods.find((p) => p.key === what);
+          const dns = pod?.sandbox.dns;
+          if (!pod || !dns) throw new ExerciseFailure(`restore ${object}: no pod ${what}`);
+          const text = [
+            `search ${dns.search.join(' ')}`,
+            ...dns.servers.map((server) => `nameserver ${server}`),
+            `options ${dns.options.join(' ')}`,
+          ].join('\n');
+          // resolv.conf is bind-mounted into the pod's containers: written in place, never replaced.
+          const sandbox = state.containers.find(
+            (c) => c.labels[Label.role] === 'sandbox' && c.labels[Label.pod] === what,
+          );
+          if (!sandbox) throw new ExerciseFailure(`restore ${object}: pod ${what} has no sandbox`);
+          await runtime.exec(
+            sandbox.name,
+            ['sh', '-c', 'printf "%s\\n" "$PODLAB_INPUT" > /etc/resolv.conf'],
+            {
+              env: { PODLAB_INPUT: text },
+            },
+          );
+        } else throw new ExerciseFailure(`restore: "${object}" is not an object podlab can restore`);
+      }
+    },
     assert: {
       ok(value, message) {
         if (!value) throw new ExerciseFailure(message);
@@ -179,8 +250,9 @@ export function exerciseLab({
           throw new ExerciseFailure(
             failed
               .map(
+                // What is still wrong, in the rule's terms; never the check's hint, which names the fix.
                 (r) =>
-                  `${r.id} ${r.status === 'failed' ? 'fails' : 'could not be decided'}: ${r.rule}\n${r.seen}${r.hint ? `\nnext: ${r.hint}` : ''}`,
+                  `${r.id} ${r.status === 'failed' ? 'fails' : 'could not be decided'}: ${r.rule}\n${r.seen}`,
               )
               .join('\n'),
           );

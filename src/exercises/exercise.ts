@@ -21,7 +21,13 @@ export interface Exercise {
   setup?(lab: ExerciseLab): Promise<void>;
   /** Resolves when the lab is fixed; throws (lab.assert) with the reason when it is not. */
   check(lab: ExerciseLab): Promise<void>;
-  /** Restores the healthy lab; by default podlab rebuilds the lab from its topology. */
+  /**
+   * The objects `setup` changes, as `lab.restore` names them (`routes:NODE`, `rules:NODE`, `cni:NODE`,
+   * `resolv:NS/POD`): `reset` re-applies their planned state, and nothing else, and two exercises
+   * that change the same object are not started at once.
+   */
+  touches?(lab: ExerciseLab): string[];
+  /** Restores what `setup` broke; by default podlab restores what `touches` names (else the whole lab). */
   reset?(lab: ExerciseLab): Promise<void>;
   /** The intended fix as `lab exec` steps, for teachers and for podlab's own tests. */
   solution?(lab: ExerciseLab): ExecStep[] | Promise<ExecStep[]>;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { type Clock, systemClock } from '../clock.js';
 import { engineAddress } from '../runtime/docker-runtime.js';
@@ -21,6 +22,8 @@ export interface Host {
   engineIsLocal(): boolean;
   /** A lock named `name` held by this process until released (see lock.ts). */
   lock(name: string, options: LockOptions): Promise<Lock>;
+  /** Who runs podlab here, as `user@host`: recorded on the labs they make. */
+  owner(): string;
 }
 
 /** The machine this process runs on. */
@@ -48,5 +51,6 @@ export function localHost(clock: Clock = systemClock): Host {
       return address.startsWith('/') || address.startsWith('unix://');
     },
     lock: (name, options) => acquireLock(name, options, clock),
+    owner: () => `${userInfo().username}@${hostname()}`,
   };
 }

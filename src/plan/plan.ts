@@ -18,6 +18,8 @@ export interface PlanInputs {
   nodeImage: string;
   /** The CNI configuration template (templates/cni/bridge.conf.json). */
   cniTemplate: Record<string, unknown>;
+  /** Who makes the lab (`user@host`), recorded on everything it creates. */
+  owner?: string;
 }
 
 /** Computes every name, address, route, rule, record, config and container spec of a lab. Pure. */
@@ -34,6 +36,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     [Label.lab]: lab,
     [Label.role]: role,
     [Label.topologyHash]: hash,
+    ...(inputs.owner ? { [Label.owner]: inputs.owner } : {}),
   });
   const nodeBase = topology.nodes.map((node, i) => ({
     name: node.name,

@@ -125,14 +125,21 @@ export function podStateOf(sandbox: string, containers: ContainerState[], oneSho
 
 /** Names of all labs that have anything in the engine. */
 export async function listLabs(runtime: Runtime): Promise<string[]> {
+  return [...(await labOwners(runtime)).keys()];
+}
+
+/** Every lab in the engine and who made it (`user@host`; '' for a lab made before podlab recorded it). */
+export async function labOwners(runtime: Runtime): Promise<Map<string, string>> {
   const [networks, containers] = await Promise.all([
     runtime.listNetworks(labFilter()),
     runtime.listContainers(labFilter()),
   ]);
-  const names = new Set(
-    [...networks, ...containers].map((o) => o.labels[Label.lab]).filter((n): n is string => !!n),
-  );
-  return [...names].sort();
+  const owners = new Map<string, string>();
+  for (const o of [...networks, ...containers]) {
+    const lab = o.labels[Label.lab];
+    if (lab && !owners.get(lab)) owners.set(lab, o.labels[Label.owner] ?? '');
+  }
+  return new Map([...owners].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**

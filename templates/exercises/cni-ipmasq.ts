@@ -17,6 +17,7 @@ const exercise: Exercise = {
     `The bridge plugin masquerades when its config says so: lab exec NODE -- cat ${config}`,
     'Set "ipMasq" back to false in that file, then drop the jumps to the CNI-* chains from nat POSTROUTING (iptables -t nat -D POSTROUTING …).',
   ],
+  touches: (lab) => [`cni:${nodePair(lab).from.name}`],
   async setup(lab) {
     const { from } = nodePair(lab);
     // Wire the node's pods in again with ipMasq on, as a runtime would after the config changed.

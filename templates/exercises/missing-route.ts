@@ -13,6 +13,7 @@ const exercise: Exercise = {
     'Compare lab exec NODE -- ip route on each node: every node should list every other node’s pod range.',
     'lab status shows each node’s IP and pod range; a route reads: ip route add <range> via <node IP>.',
   ],
+  touches: (lab) => [`routes:${nodePair(lab).from.name}`],
   async setup(lab) {
     const { from, to } = nodePair(lab);
     await lab.node(from.name).$`ip route del ${to.podCIDR}`;

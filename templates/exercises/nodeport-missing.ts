@@ -15,6 +15,7 @@ const exercise: Exercise = {
     'Compare lab exec NODE -- iptables -t nat -S KUBE-NODEPORTS across nodes.',
     'The rule jumps to the Service’s KUBE-EXT-* chain: iptables -t nat -A KUBE-NODEPORTS -p tcp -m tcp --dport PORT -j KUBE-EXT-…',
   ],
+  touches: (lab) => [`rules:${victim(lab.plan.nodes)}`],
   async setup(lab) {
     const { nodePort } = nodePortService(lab);
     const pattern = `^-A KUBE-NODEPORTS .*--dport ${nodePort} `;

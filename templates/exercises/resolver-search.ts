@@ -13,6 +13,7 @@ const exercise: Exercise = {
     'lab dns NAME --from NS/POD shows which names the resolver tries; compare with a healthy pod.',
     'A pod of namespace NS searches NS.svc.DOMAIN svc.DOMAIN DOMAIN (see /etc/resolv.conf of another pod).',
   ],
+  touches: (lab) => [`resolv:${clientOf(lab, targetService(lab))}`],
   async setup(lab) {
     const pod = clientOf(lab, targetService(lab));
     // resolv.conf is bind-mounted: rewrite it in place rather than replacing the file.

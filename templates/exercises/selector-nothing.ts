@@ -13,6 +13,7 @@ const exercise: Exercise = {
     'lab exec NODE -- iptables-save -t filter shows a REJECT "has no endpoints" rule for it.',
     'kube-proxy’s rules for a Service: a KUBE-SERVICES jump to KUBE-SVC-*, one KUBE-SEP-* per endpoint with a DNAT to ip:port (lab plan --json shows them under serviceRules).',
   ],
+  touches: (lab) => lab.plan.nodes.map((n) => `rules:${n.name}`),
   async setup(lab) {
     const svc = targetService(lab);
     const broken = replanService(lab, svc, (s) => {

@@ -24,6 +24,7 @@ const exercise: Exercise = {
     'lab exec NODE -- iptables -t nat -S | grep DNAT shows where each endpoint chain (KUBE-SEP-*) sends traffic.',
     'Replace the DNAT rule of each KUBE-SEP-* chain (iptables -t nat -R CHAIN 2 …) on every node.',
   ],
+  touches: (lab) => lab.plan.nodes.map((n) => `rules:${n.name}`),
   async setup(lab) {
     const svc = targetService(lab);
     const broken = brokenPlan(lab, svc);

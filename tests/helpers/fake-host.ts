@@ -30,6 +30,10 @@ export class FakeHost implements Host {
   engineIsLocal(): boolean {
     return this.local;
   }
+  user = 'student@classroom';
+  owner(): string {
+    return this.user;
+  }
   /**
    * In-memory locks. A waiter waits for the holder's release (not a clock: the fake clock's sleeps
    * return at once); `waitMs: 0` fails at once, as the real lock does.

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import test from 'ava';
 import { cniTemplate } from '../../src/apply/prepare.js';
 import { systemClock } from '../../src/clock.js';
@@ -7,7 +8,7 @@ import { exerciseLab } from '../../src/exercises/api.js';
 import { loadExercises } from '../../src/exercises/exercise.js';
 import { localHost } from '../../src/host/host.js';
 import { observeLab } from '../../src/state/observe.js';
-import { clearLab, engine, exampleAs, lab, labOk } from '../helpers/lab.js';
+import { clearLab, engine, exampleAs, lab, labOk, status } from '../helpers/lab.js';
 
 // This file's own lab: the example with its six exercises, named itest-ex, on 172.31.247.0/24.
 const name = 'itest-ex';
@@ -51,7 +52,9 @@ for (const id of [
       await labOk(t, ['exercise', 'start', id, '-f', file]);
       const before = await lab(['exercise', 'check', id, '-f', file]);
       t.is(before.code, 1, `check passed before the fix:\n${before.stdout}`);
-      t.regex(before.stdout, new RegExp(`✘ ${id}: not fixed yet`));
+      t.regex(before.stdout, new RegExp(`✘ ${id}: not fixed yet; still wrong:`));
+      // What is wrong, in the rule's terms; never the command that fixes it.
+      t.notRegex(before.stdout, /next:|add it back|ip route add|iptables -t nat -A/);
 
       // The intended fix, applied exactly as a learner would: through lab exec.
       const runtime = await engine();
@@ -82,8 +85,76 @@ for (const id of [
   );
 }
 
-test.serial('progress survives between commands and reset keeps the other exercises', async (t) => {
-  await labOk(t, ['exercise', 'start', 'missing-route', '-f', file]);
+test.serial('check of an exercise never started says so (exit 2), never "fixed"', async (t) => {
+  const run = await lab(['exercise', 'check', 'cni-ipmasq', '-f', file]);
+  t.is(run.code, 2, run.stdout);
+  t.regex(run.stderr, /cni-ipmasq was never started in lab itest-ex: there is nothing to grade/);
+  t.regex(run.stderr, /start it first: lab exercise start cni-ipmasq/);
+  t.notRegex(run.stdout, /fixed/);
+});
+
+test.serial(
+  'a reset undoes its own exercise and nothing else; credit stays; the report says what happened',
+  async (t) => {
+    await labOk(t, ['exercise', 'start', 'missing-route', '-f', file]);
+    await labOk(t, ['exercise', 'start', 'resolver-search', '-f', file]);
+    // Two exercises that change the same objects are not started at once.
+    await labOk(t, ['exercise', 'start', 'selector-nothing', '-f', file]);
+    const clash = await lab(['exercise', 'start', 'target-port', '-f', file]);
+    t.is(clash.code, 2);
+    t.regex(
+      clash.stderr,
+      /selector-nothing is started and changes rules:control-plane, rules:worker-1, rules:worker-2 too/,
+    );
+    await labOk(t, ['exercise', 'reset', 'selector-nothing', '-f', file]);
+
+    // The solution of resolver-search, seen before solving: recorded.
+    const solution = await labOk(t, ['exercise', 'solution', 'resolver-search', '-f', file]);
+    t.regex(solution.stdout, /^lab exec --lab itest-ex bar\/client -- sh -c /m);
+    t.regex(solution.stderr, /recorded: the solution of resolver-search was shown before it was solved/);
+
+    // Reset resolver-search: missing-route stays broken.
+    await labOk(t, ['exercise', 'reset', 'resolver-search', '-f', file]);
+    const still = await lab(['exercise', 'check', 'missing-route', '-f', file]);
+    t.is(still.code, 1, 'missing-route is still broken after another exercise was reset');
+    t.regex(still.stdout, /node-routes fails/);
+
+    // Solve missing-route, then reset it: the credit stays, and a check says it is not started.
+    const hints = await labOk(t, ['exercise', 'hint', 'missing-route', '--all', '-f', file]);
+    t.regex(hints.stdout, /hint 1 of 3: [\s\S]*hint 3 of 3: /);
+    const state = await status(t, name);
+    const [from, to] = [state.nodes.at(-2)!, state.nodes.at(-1)!];
+    await labOk(t, ['exec', '--lab', name, from.name, '--', 'ip', 'route', 'add', to.podCIDR, 'via', to.ip]);
+    await labOk(t, ['exercise', 'check', 'missing-route', '-f', file]);
+    await labOk(t, ['exercise', 'reset', 'missing-route', '-f', file]);
+    const after = await lab(['exercise', 'check', 'missing-route', '-f', file]);
+    t.is(after.code, 2);
+    t.regex(after.stderr, /missing-route is not started \(solved at .*, and reset since\)/);
+
+    // From any folder, with --lab: the lab's own record of its exercises.
+    const report = JSON.parse(
+      (await lab(['exercise', 'report', '--lab', name, '--reporter', 'json'], { cwd: tmpdir() })).stdout,
+    ) as { score: string; exercises: Record<string, unknown>[] };
+    const row = (id: string) => report.exercises.find((e) => e.id === id)!;
+    t.like(row('missing-route'), { status: 'solved', hintsUsed: 3, resets: 1, solutionBeforeSolving: false });
+    t.true((row('missing-route').timeToSolveSeconds as number) >= 0);
+    t.true((row('missing-route').attempts as number) >= 3);
+    t.like(row('resolver-search'), {
+      status: 'not started',
+      resets: 1,
+      solutionBeforeSolving: true,
+      solvedAt: null,
+    });
+    t.like(row('cni-ipmasq'), { status: 'not started', starts: 0 });
+    const junit = (await labOk(t, ['exercise', 'report', '--lab', name, '--reporter', 'junit'])).stdout;
+    t.regex(junit, /<testcase classname="podlab\.itest-ex\.exercises" name="missing-route"/);
+    const healthy = await lab(['test', '--lab', name]);
+    t.is(healthy.code, 0, healthy.stdout);
+  },
+);
+
+test.serial('progress survives between commands', async (t) => {
+  await labOk(t, ['exercise', 'start', 'nodeport-missing', '-f', file]);
   await labOk(t, ['exercise', 'hint', '-f', file]);
   const second = await labOk(t, ['exercise', 'hint', '-f', file]);
   t.regex(second.stdout, /^hint 2 of 3: /);
@@ -91,7 +162,7 @@ test.serial('progress survives between commands and reset keeps the other exerci
     id: string;
     status: string;
   }[];
-  t.is(list.find((e) => e.id === 'missing-route')!.status, 'started');
+  t.is(list.find((e) => e.id === 'nodeport-missing')!.status, 'started');
   const unknown = await lab(['exercise', 'start', 'no-such-exercise', '-f', file]);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /no exercise "no-such-exercise"; exercises are|exercises are: missing-route/);

@@ -21,11 +21,13 @@ test('interpolated values are quoted by zx: they reach bash as data, never as co
 });
 
 test('the score counts the exercises of this topology only', (t) => {
+  const record = { starts: 1, active: false, resets: 0 };
   const progress = {
+    version: 2 as const,
     exercises: {
-      a: { hintsShown: 2, attempts: 1, passed: true },
-      b: { hintsShown: 1, attempts: 3, passed: false },
-      gone: { hintsShown: 5, attempts: 1, passed: true },
+      a: { ...record, hintsShown: 2, attempts: 1, solvedAt: '2026-11-29T10:00:00Z' },
+      b: { ...record, hintsShown: 1, attempts: 3, active: true },
+      gone: { ...record, hintsShown: 5, attempts: 1, solvedAt: '2026-11-29T10:00:00Z' },
     },
   };
   t.is(score(progress, ['a', 'b', 'c']), '1 of 3 solved (3 hints used)');
