@@ -247,7 +247,13 @@ export async function start(ctx: CommandContext, id: string, options: Options): 
   }
   const record = entry(progress, exercise.id);
   const now = new Date().toISOString();
-  Object.assign(record, { startedAt: now, breakConfirmedAt: now, active: true, starts: record.starts + 1 });
+  Object.assign(record, {
+    startedAt: now,
+    breakConfirmedAt: now,
+    active: true,
+    starts: record.starts + 1,
+    hintsThisStart: 0,
+  });
   progress.current = exercise.id;
   await writeProgress(runtime, state!, progress);
   ctx.io.out(`${exercise.title}\n\n${exercise.description}\n`);
@@ -263,10 +269,11 @@ export async function hint(ctx: CommandContext, id: string | undefined, options:
   const progress = await readProgress(runtime, state!);
   const exercise = find(exercises, id, progress);
   const record = entry(progress, exercise.id);
-  const upTo = options.all ? exercise.hints.length : Math.min(record.hintsShown + 1, exercise.hints.length);
-  const shown = Math.max(record.hintsShown, upTo);
-  if (shown !== record.hintsShown) {
-    record.hintsShown = shown;
+  const seen = record.hintsThisStart ?? 0;
+  const upTo = options.all ? exercise.hints.length : Math.min(seen + 1, exercise.hints.length);
+  if (upTo !== seen || upTo > record.hintsShown) {
+    record.hintsThisStart = upTo;
+    record.hintsShown = Math.max(record.hintsShown, upTo);
     await writeProgress(runtime, state!, progress);
   }
   const from = options.all ? 0 : upTo - 1;

@@ -20,7 +20,10 @@ export interface ExerciseProgress {
   breakConfirmedAt?: string;
   /** Checks while active. */
   attempts: number;
+  /** Hints seen, at most over all starts (what the report counts). */
   hintsShown: number;
+  /** Hints revealed since the last start: `hint` shows the next of these. */
+  hintsThisStart?: number;
   /** When the intended fix was first shown (before solving, it is visible in the report). */
   solutionViewedAt?: string;
   solvedAt?: string;
