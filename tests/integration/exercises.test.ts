@@ -10,7 +10,7 @@ import { localHost } from '../../src/host/host.js';
 import { observeLab } from '../../src/state/observe.js';
 import { clearLab, engine, exampleAs, lab, labOk, status } from '../helpers/lab.js';
 
-// This file's own lab: the example with its six exercises, named itest-ex, on 172.31.247.0/24.
+// This file's own lab: the example with its eight exercises, named itest-ex, on 172.31.247.0/24.
 const name = 'itest-ex';
 let file: string;
 
@@ -24,7 +24,19 @@ test.after.always(async () => {
   await clearLab(name);
 });
 
-test.serial('the example lists its six exercises', async (t) => {
+/** The exercises the example ships, in its order. */
+const shipped = [
+  'missing-route',
+  'cni-ipmasq',
+  'resolver-search',
+  'selector-nothing',
+  'target-port',
+  'nodeport-missing',
+  'search-list',
+  'hairpin',
+];
+
+test.serial('the example lists its eight exercises', async (t) => {
   const list = JSON.parse((await labOk(t, ['exercise', 'list', '-f', file, '--json'])).stdout) as {
     id: string;
     title: string;
@@ -32,7 +44,7 @@ test.serial('the example lists its six exercises', async (t) => {
   }[];
   t.deepEqual(
     list.map((e) => e.id),
-    ['missing-route', 'cni-ipmasq', 'resolver-search', 'selector-nothing', 'target-port', 'nodeport-missing'],
+    shipped,
   );
   t.true(list.every((e) => e.title.length > 0 && e.hints >= 3));
   await labOk(t, ['up', '-f', file]);
@@ -126,14 +138,7 @@ test.serial('progress survives between commands', async (t) => {
   await labOk(t, ['exercise', 'reset', 'nodeport-missing', '-f', file]);
 });
 
-for (const id of [
-  'missing-route',
-  'cni-ipmasq',
-  'resolver-search',
-  'selector-nothing',
-  'target-port',
-  'nodeport-missing',
-]) {
+for (const id of shipped) {
   test.serial(
     `${id}: check fails after start, passes after the intended fix, and reset heals the lab`,
     async (t) => {
