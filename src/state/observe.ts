@@ -123,11 +123,6 @@ export function podStateOf(sandbox: string, containers: ContainerState[], oneSho
   return 'failed';
 }
 
-/** Names of all labs that have anything in the engine. */
-export async function listLabs(runtime: Runtime): Promise<string[]> {
-  return [...(await labOwners(runtime)).keys()];
-}
-
 /** Every lab in the engine and who made it (`user@host`; '' for a lab made before podlab recorded it). */
 export async function labOwners(runtime: Runtime): Promise<Map<string, string>> {
   const [networks, containers] = await Promise.all([
