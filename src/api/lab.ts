@@ -3,6 +3,7 @@ import type { PullMode } from '../apply/actions.js';
 import { removeLab } from '../apply/remove.js';
 import { type UpOutcome, type UpRun, upLab } from '../apply/up.js';
 import { type Clock, systemClock } from '../clock.js';
+import { recordTopology } from '../config/canonical.js';
 import { loadTopology, parseTopology } from '../config/load.js';
 import type { Topology } from '../config/types.js';
 import { conformanceRun } from '../conformance/conformance.js';
@@ -110,7 +111,12 @@ async function topologyOf(options: LabUpOptions): Promise<Topology> {
   const loaded = options.topology
     ? parseTopology(JSON.stringify(options.topology), `${cwd}/(topology)`)
     : await loadTopology(options.file ?? `${cwd}/lab.yaml`);
-  return options.name ? { ...loaded.topology, name: options.name } : loaded.topology;
+  if (!options.name) return loaded.topology;
+  // Renamed, then validated again: the new name obeys the rules the file's name does.
+  return parseTopology(
+    recordTopology({ ...loaded.topology, name: options.name }),
+    `${cwd}/(name: ${options.name})`,
+  ).topology;
 }
 
 /**
