@@ -12,12 +12,11 @@ import { LabStateError, UsageError } from '../errors.js';
 import { preflight } from '../host/doctor.js';
 import { type Host, localHost } from '../host/host.js';
 import type { Io } from '../io.js';
-import { Label } from '../labels.js';
 import type { LabPlan } from '../plan/types.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
-import { resolveTarget } from '../state/targets.js';
+import { labContainersOf, resolveTarget } from '../state/targets.js';
 import { notUpJson, statusJson } from './status.js';
 
 /** How long `Lab.up` (like `lab up`) waits for another `up` of the same lab to finish. */
@@ -198,9 +197,7 @@ export class Lab implements AsyncDisposable {
 
   /** Runs a command in a node (NODE), a pod (NS/POD) or one of its containers (NS/POD/CONTAINER). */
   async exec(target: string, command: string[]): Promise<ExecOutput> {
-    const containers = await this.deps.runtime.listContainers({ [Label.lab]: this.name });
-    if (containers.length === 0)
-      throw new LabStateError(`lab ${this.name} is not up`, 'start it with lab up');
+    const containers = await labContainersOf(this.deps.runtime, this.name);
     const container = resolveTarget(containers, target, this.name);
     const r = await this.deps.runtime.exec(container.name, command);
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };

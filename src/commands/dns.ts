@@ -69,10 +69,7 @@ export default async function dns(
   if (options.from.split('/').length < 2) throw new UsageError('--from takes a pod: NS/POD');
   const pod = resolveTarget(containers, options.from, lab);
   const key = pod.labels[Label.pod] ?? options.from;
-  const node = containers.find(
-    (c) => c.labels[Label.role] === 'node' && c.labels[Label.node] === pod.labels[Label.node],
-  );
-  if (!node) throw new LabStateError(`the node of ${key} is not in lab ${lab}`);
+  const node = resolveTarget(containers, pod.labels[Label.node] ?? '', lab);
   const where = { name: node.labels[Label.node] ?? node.name, container: node.name };
 
   // From the pod's node, in the pod's network namespace, with its resolver's settings: the pod's own

@@ -1,7 +1,6 @@
 import { LabStateError } from '../errors.js';
-import { Label } from '../labels.js';
 import type { ContainerInfo, Runtime, TerminalSize, TtyOptions } from '../runtime/runtime.js';
-import { resolveTarget } from '../state/targets.js';
+import { labContainersOf, resolveTarget } from '../state/targets.js';
 import { type CommandContext, labName } from './context.js';
 
 /** The lab a command means (--lab, -f or the default) and its containers; fails when it is not up. */
@@ -14,9 +13,7 @@ export async function labContainers(
     ...(options.file ? { file: options.file } : {}),
   });
   const runtime = ctx.runtime();
-  const containers = await runtime.listContainers({ [Label.lab]: lab });
-  if (containers.length === 0) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
-  return { lab, runtime, containers };
+  return { lab, runtime, containers: await labContainersOf(runtime, lab) };
 }
 
 /**

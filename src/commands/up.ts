@@ -1,6 +1,7 @@
 import { Lab } from '../api/lab.js';
 import type { Action, PullMode } from '../apply/actions.js';
 import type { PhaseTimings } from '../apply/run.js';
+import type { ReporterName } from '../conformance/report.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
@@ -34,7 +35,7 @@ export { lockWaitMs } from '../api/lab.js';
  */
 export default async function up(ctx: CommandContext, options: UpOptions): Promise<number> {
   const pull = pullMode(options.pull);
-  reporterOf(options.reporter); // a wrong name fails now, before anything is created
+  const reporter = reporterOf(options.reporter); // a wrong name fails now, before anything is created
   if (!options.test && (options.reporter || options.output))
     throw new UsageError(
       '--reporter and --output go with --test',
@@ -63,7 +64,7 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
       { runtime, host: ctx.host, clock: ctx.clock },
     );
     const verified = lab.created ? new Map(lab.created.pods.map((p) => [p.key, p.ip])) : undefined;
-    return await report(ctx, runtime, topology.name, options, verified);
+    return await report(ctx, runtime, topology.name, options, reporter, verified);
   } finally {
     stopOnSignal();
   }
@@ -76,12 +77,16 @@ function pullMode(value: string | undefined): PullMode | undefined {
   throw new UsageError(`--pull ${value}: not a pull mode`, 'use --pull always, missing or never');
 }
 
-/** Prints the lab; `verified`: pod addresses the ready step has just checked inside the nodes. */
+/**
+ * Prints the lab, and with --test the report through `reporter`; `verified`: pod addresses the ready
+ * step has just checked inside the nodes.
+ */
 async function report(
   ctx: CommandContext,
   runtime: Runtime,
   name: string,
   options: UpOptions,
+  reporter: ReporterName,
   verified?: Map<string, string>,
 ): Promise<number> {
   const state = await observeLab(runtime, name, verified ? { podIPs: verified } : {});
@@ -94,7 +99,6 @@ async function report(
     }
     return ExitCode.ok;
   }
-  const reporter = reporterOf(options.reporter);
   const { conformanceRun } = await import('../conformance/conformance.js');
   const { renderJson, verdictCode } = await import('../conformance/report.js');
   const run = await conformanceRun(

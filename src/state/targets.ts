@@ -1,6 +1,6 @@
-import { UsageError } from '../errors.js';
+import { LabStateError, UsageError } from '../errors.js';
 import { Label } from '../labels.js';
-import type { ContainerInfo } from '../runtime/runtime.js';
+import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 
 /** Finds the container a target names: NODE, NS/POD (its first container) or NS/POD/CONTAINER. */
 export function resolveTarget(containers: ContainerInfo[], target: string, lab: string): ContainerInfo {
@@ -30,4 +30,11 @@ export function resolveTarget(containers: ContainerInfo[], target: string, lab: 
     );
   }
   return container;
+}
+
+/** Every container of a lab; fails when the lab is not up (nothing of it exists). */
+export async function labContainersOf(runtime: Runtime, lab: string): Promise<ContainerInfo[]> {
+  const containers = await runtime.listContainers({ [Label.lab]: lab });
+  if (containers.length === 0) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
+  return containers;
 }
