@@ -41,6 +41,9 @@ export class CountingRuntime implements Runtime {
   runContainer(spec: ContainerSpec) {
     return this.count(this.inner.runContainer(spec));
   }
+  createContainer(spec: ContainerSpec) {
+    return this.count(this.inner.createContainer(spec));
+  }
   removeContainer(id: string) {
     return this.count(this.inner.removeContainer(id));
   }

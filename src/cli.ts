@@ -26,8 +26,11 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
 
   program
     .command('up')
-    .description('create the lab: nodes, bridge CNI, pods and routes (does nothing when it already runs)')
+    .description(
+      'create the lab: nodes, bridge CNI, pods and routes; a running lab with another topology is changed in place',
+    )
     .addOption(file())
+    .option('--dry-run', 'print what up would create or change (the diff for a running lab), and do nothing')
     .option('--retain', 'keep what was created when up fails, to look at it')
     .option('--json', 'print the resulting status as JSON')
     .option('--test', 'run the conformance checks once the lab is up (exit 1 when one fails)')

@@ -15,10 +15,17 @@ export const Label = {
   image: 'io.podlab.image',
   /** Who made the lab: `user@host` (labs of many students on one engine). */
   owner: 'io.podlab.owner',
+  /** On a record container: what the lab was given (plan/allocation.ts), as JSON. */
+  allocation: 'io.podlab.allocation',
+  /** On a record container: how many changes were applied in place; the highest record is the lab's. */
+  generation: 'io.podlab.generation',
 } as const;
 
-/** What a labelled container is to the lab. */
-export type Role = 'node' | 'sandbox' | 'container';
+/**
+ * What a labelled container is to the lab. A `record` container is never started: its labels hold the
+ * topology of a lab changed in place (labels cannot be changed, so each change makes a new one).
+ */
+export type Role = 'node' | 'sandbox' | 'container' | 'record';
 
 /** Filter for everything that belongs to one lab (or to any lab when `lab` is omitted). */
 export function labFilter(lab?: string): Record<string, string> {

@@ -184,7 +184,12 @@ export class Lab implements AsyncDisposable {
     } finally {
       await lock.release();
     }
-    return new Lab(topology.name, deps, true, outcome.kind === 'created' ? outcome.plan : undefined);
+    return new Lab(
+      topology.name,
+      deps,
+      true,
+      outcome.kind === 'created' || outcome.kind === 'changed' ? outcome.plan : undefined,
+    );
   }
 
   /** A lab that is up already, without owning it: its disposal leaves the lab as it is. */

@@ -3,13 +3,13 @@ import { PodFailedError, RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { Label, labFilter } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
-import type { LabPlan, NodePlan } from '../plan/types.js';
+import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { count } from '../text.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** Phases of `up`, in order; the benchmark reports time and engine calls per phase by these ids. */
-export type Phase = 'network' | 'image' | 'nodes' | 'configure' | 'pods' | 'ready';
+export type Phase = 'network' | 'image' | 'remove' | 'nodes' | 'configure' | 'pods' | 'ready' | 'record';
 
 /** `lab up --pull`: overrides every container's imagePullPolicy (docker's words for them). */
 export type PullMode = 'always' | 'missing' | 'never';
@@ -31,7 +31,7 @@ export interface Action {
   run(ctx: ApplyContext): Promise<void>;
 }
 
-const nodeRef = (node: NodePlan) => ({ name: node.name, container: node.container.name });
+export const nodeRef = (node: NodePlan) => ({ name: node.name, container: node.container.name });
 
 /**
  * How long the ready step waits for the DNS pod to answer: 15 s, and a second more for every 20 pods
@@ -60,16 +60,7 @@ export function upActions(): Action[] {
         const built = await ensureNodeImage(runtime, image);
         if (built !== plan.image)
           throw new RuntimeError(`node image ${built} is not the planned ${plan.image}`);
-        for (const { ref, policy } of userImages(plan, ctx.pull)) {
-          if (policy === 'Never' || (policy === 'IfNotPresent' && (await runtime.hasImage(ref)))) continue;
-          image.log(`pulling ${ref}`);
-          await runtime.pullImage(ref).catch((error: unknown) => {
-            throw new RuntimeError(
-              `image ${ref} could not be pulled (imagePullPolicy ${policy}): ${(error as Error).message}`,
-              `load it into the engine first (docker load -i FILE, or docker build -t ${ref} DIR), and give the container imagePullPolicy: IfNotPresent or run lab up --pull missing`,
-            );
-          });
-        }
+        await ensureUserImages(runtime, userImages(plan, ctx.pull), image.log);
       },
     },
     {
@@ -101,87 +92,21 @@ export function upActions(): Action[] {
       title: 'Creating pods and wiring them in with CNI ADD',
       async run(ctx) {
         const { runtime, plan } = ctx;
-        const ids = await mapLimit(plan.pods, engineConcurrency, (p) => runtime.runContainer(p.sandbox));
-        for (const [i, p] of plan.pods.entries()) ctx.sandboxIds.set(p.key, ids[i]!);
-        // The pods' own containers join the sandboxes' namespaces while the nodes wire those in.
-        const containers = mapLimit(
+        await createPods(
+          runtime,
+          plan,
+          plan.pods,
           plan.pods.flatMap((p) => p.containers),
-          engineConcurrency,
-          (c) => runtime.runContainer(c),
+          ctx.sandboxIds,
         );
-        const wiring = Promise.all(
-          plan.nodes.map(async (node) => {
-            const pods = plan.pods.filter((p) => p.node === node.name);
-            if (pods.length === 0) return;
-            const input = pods.map((p) => `${p.key} ${ctx.sandboxIds.get(p.key)} ${p.ip}`).join('\n');
-            const lines = jsonLines<CniLine>(await agent(runtime, nodeRef(node), ['cni', 'ADD'], input));
-            const failures: string[] = [];
-            for (const pod of pods) {
-              const line = lines.find((l) => l.pod === pod.key);
-              const address = line?.result?.ips?.[0]?.address;
-              if (!line || line.error || !address)
-                failures.push(`${pod.key}: ${line?.error?.trim() ?? 'no result from the CNI plugin'}`);
-              else if (address.split('/')[0] !== pod.ip)
-                failures.push(`${pod.key}: the plugin gave ${address}, not the planned ${pod.ip}`);
-            }
-            if (failures.length) {
-              throw new RuntimeError(`CNI ADD failed on node ${node.name}:\n  ${failures.join('\n  ')}`);
-            }
-          }),
-        );
-        await Promise.all([containers, wiring]);
       },
     },
     {
       phase: 'ready',
       title: 'Waiting until every pod has its IP and DNS answers',
       async run({ runtime, plan }) {
-        // A container that stopped at once is the image's or the command's doing, not the engine's;
-        // a pod that runs to completion (restartPolicy OnFailure or Never) may stop.
-        const oneShot = new Set(
-          plan.pods.filter((p) => p.oneShot).flatMap((p) => p.containers.map((c) => c.name)),
-        );
-        const stopped = (await runtime.listContainers(labFilter(plan.name))).filter(
-          (c) => c.state !== 'running' && !oneShot.has(c.name),
-        );
-        if (stopped.length) {
-          const lines = await Promise.all(
-            stopped.slice(0, 5).map(async (c) => {
-              const log = (await runtime.logs(c.id, { tail: 10 }).catch(() => '')).trimEnd();
-              const how = c.exitCode !== undefined ? `exited with code ${c.exitCode}` : `is ${c.state}`;
-              return `${c.labels[Label.pod] ?? c.name}${c.labels[Label.container] ? ` container ${c.labels[Label.container]}` : ''} ${how}${log ? `; its last output:\n${log.replace(/^/gm, '      ')}` : ' (no output)'}`;
-            }),
-          );
-          throw new PodFailedError(
-            `${count(stopped.length, 'container')} stopped right after starting:\n  ${lines.join('\n  ')}`,
-            'fix its image or command (lab up --retain keeps it to look at: lab logs NS/POD); a pod meant to run to completion declares restartPolicy: Never or OnFailure',
-          );
-        }
-        // Each node checks its pods' addresses (the DNS node first waits for DNS) and, when all is as
-        // planned, writes its ready marker: written last, so a lab whose nodes all carry it finished up.
-        await Promise.all(
-          plan.nodes.map(async (node) => {
-            const pods = plan.pods.filter((p) => p.node === node.name);
-            const dns: Record<string, string> =
-              node.name === plan.dns.node
-                ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain} ${dnsWaitSeconds(plan)}` }
-                : {};
-            try {
-              await agent(
-                runtime,
-                nodeRef(node),
-                ['ready', plan.topologyHash],
-                pods.map((p) => `${p.key} ${p.ip}`).join('\n'),
-                dns,
-              );
-            } catch (error) {
-              throw new RuntimeError(
-                `node ${node.name} is not ready: ${(error as Error).message.replace(/^podlab-agent .*?: /, '')}`,
-                `look inside with: lab exec ${node.name} -- sh`,
-              );
-            }
-          }),
-        );
+        await refuseStopped(runtime, plan);
+        await markReady(runtime, plan);
       },
     },
   ];
@@ -195,15 +120,131 @@ export function upActions(): Action[] {
 export function userImages(
   plan: LabPlan,
   pull?: PullMode,
+  containers: ContainerSpec[] = plan.pods.flatMap((p) => p.containers),
 ): { ref: string; policy: 'Never' | 'IfNotPresent' | 'Always' }[] {
   const override = { always: 'Always', missing: 'IfNotPresent', never: 'Never' } as const;
   const rank = { Never: 0, IfNotPresent: 1, Always: 2 } as const;
   const out = new Map<string, 'Never' | 'IfNotPresent' | 'Always'>();
-  for (const c of plan.pods.flatMap((p) => p.containers)) {
+  for (const c of containers) {
     if (!c.pull) continue;
     const policy = pull ? override[pull] : c.pull;
     const had = out.get(c.image);
     if (!had || rank[policy] > rank[had]) out.set(c.image, policy);
   }
   return [...out].map(([ref, policy]) => ({ ref, policy }));
+}
+
+/**
+ * Fails, naming each with its last output, when containers of the lab stopped right after starting
+ * (the image's or the command's doing, not the engine's); a pod that runs to completion (restartPolicy
+ * OnFailure or Never) may stop. `only`: the names of the containers to look at (those just created).
+ */
+export async function refuseStopped(runtime: Runtime, plan: LabPlan, only?: Set<string>): Promise<void> {
+  const oneShot = new Set(plan.pods.filter((p) => p.oneShot).flatMap((p) => p.containers.map((c) => c.name)));
+  const stopped = (await runtime.listContainers(labFilter(plan.name))).filter(
+    (c) =>
+      c.state !== 'running' &&
+      c.labels[Label.role] !== 'record' &&
+      !oneShot.has(c.name) &&
+      (only === undefined || only.has(c.name)),
+  );
+  if (stopped.length === 0) return;
+  const lines = await Promise.all(
+    stopped.slice(0, 5).map(async (c) => {
+      const log = (await runtime.logs(c.id, { tail: 10 }).catch(() => '')).trimEnd();
+      const how = c.exitCode !== undefined ? `exited with code ${c.exitCode}` : `is ${c.state}`;
+      return `${c.labels[Label.pod] ?? c.name}${c.labels[Label.container] ? ` container ${c.labels[Label.container]}` : ''} ${how}${log ? `; its last output:\n${log.replace(/^/gm, '      ')}` : ' (no output)'}`;
+    }),
+  );
+  throw new PodFailedError(
+    `${count(stopped.length, 'container')} stopped right after starting:\n  ${lines.join('\n  ')}`,
+    'fix its image or command (lab up --retain keeps it to look at: lab logs NS/POD); a pod meant to run to completion declares restartPolicy: Never or OnFailure',
+  );
+}
+
+/** Ensures the images of the lab's own containers among `containers`, each as its pull policy says. */
+export async function ensureUserImages(
+  runtime: Runtime,
+  images: { ref: string; policy: 'Never' | 'IfNotPresent' | 'Always' }[],
+  log: (line: string) => void,
+): Promise<void> {
+  for (const { ref, policy } of images) {
+    if (policy === 'Never' || (policy === 'IfNotPresent' && (await runtime.hasImage(ref)))) continue;
+    log(`pulling ${ref}`);
+    await runtime.pullImage(ref).catch((error: unknown) => {
+      throw new RuntimeError(
+        `image ${ref} could not be pulled (imagePullPolicy ${policy}): ${(error as Error).message}`,
+        `load it into the engine first (docker load -i FILE, or docker build -t ${ref} DIR), and give the container imagePullPolicy: IfNotPresent or run lab up --pull missing`,
+      );
+    });
+  }
+}
+
+/**
+ * Creates the sandboxes of `pods`, wires them in with CNI ADD (one exec per node) and creates
+ * `containers` (of those pods, or of pods whose sandbox already runs) meanwhile; sandbox IDs go to `ids`.
+ */
+export async function createPods(
+  runtime: Runtime,
+  plan: LabPlan,
+  pods: PodPlan[],
+  containers: ContainerSpec[],
+  ids: Map<string, string>,
+): Promise<void> {
+  const created = await mapLimit(pods, engineConcurrency, (p) => runtime.runContainer(p.sandbox));
+  for (const [i, p] of pods.entries()) ids.set(p.key, created[i]!);
+  // The pods' own containers join the sandboxes' namespaces while the nodes wire those in.
+  const running = mapLimit(containers, engineConcurrency, (c) => runtime.runContainer(c));
+  const wiring = Promise.all(
+    plan.nodes.map(async (node) => {
+      const mine = pods.filter((p) => p.node === node.name);
+      if (mine.length === 0) return;
+      const input = mine.map((p) => `${p.key} ${ids.get(p.key)} ${p.ip}`).join('\n');
+      const lines = jsonLines<CniLine>(await agent(runtime, nodeRef(node), ['cni', 'ADD'], input));
+      const failures: string[] = [];
+      for (const pod of mine) {
+        const line = lines.find((l) => l.pod === pod.key);
+        const address = line?.result?.ips?.[0]?.address;
+        if (!line || line.error || !address)
+          failures.push(`${pod.key}: ${line?.error?.trim() ?? 'no result from the CNI plugin'}`);
+        else if (address.split('/')[0] !== pod.ip)
+          failures.push(`${pod.key}: the plugin gave ${address}, not the planned ${pod.ip}`);
+      }
+      if (failures.length) {
+        throw new RuntimeError(`CNI ADD failed on node ${node.name}:\n  ${failures.join('\n  ')}`);
+      }
+    }),
+  );
+  await Promise.all([running, wiring]);
+}
+
+/**
+ * Each node checks its pods' addresses (the DNS node first waits for DNS) and, when all is as
+ * planned, writes the plan's topology hash as its ready marker: written last, so a lab whose nodes
+ * all carry it finished up.
+ */
+export async function markReady(runtime: Runtime, plan: LabPlan): Promise<void> {
+  await Promise.all(
+    plan.nodes.map(async (node) => {
+      const pods = plan.pods.filter((p) => p.node === node.name);
+      const dns: Record<string, string> =
+        node.name === plan.dns.node
+          ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain} ${dnsWaitSeconds(plan)}` }
+          : {};
+      try {
+        await agent(
+          runtime,
+          nodeRef(node),
+          ['ready', plan.topologyHash],
+          pods.map((p) => `${p.key} ${p.ip}`).join('\n'),
+          dns,
+        );
+      } catch (error) {
+        throw new RuntimeError(
+          `node ${node.name} is not ready: ${(error as Error).message.replace(/^podlab-agent .*?: /, '')}`,
+          `look inside with: lab exec ${node.name} -- sh`,
+        );
+      }
+    }),
+  );
 }

@@ -4,11 +4,14 @@ import { LabStateError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { takenRanges } from '../host/taken.js';
 import { nodeImageRef } from '../image/node-image.js';
+import { Label } from '../labels.js';
 import { packagePath } from '../paths.js';
+import { allocationOf } from '../plan/allocation.js';
 import { planLab } from '../plan/plan.js';
 import { chooseNodeSubnet } from '../plan/subnets.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { LabState } from '../state/observe.js';
 
 /** The CNI configuration template every node's config is rendered from. */
 export async function cniTemplate(): Promise<Record<string, unknown>> {
@@ -42,4 +45,25 @@ export async function planFor(
     cniTemplate: await cniTemplate(),
     owner: host.owner(),
   });
+}
+
+/**
+ * The two plans of a change in place: the running lab's (its recorded topology, as it was given its
+ * addresses) and the file's, planned so that whatever stays keeps its node, addresses and ports.
+ */
+export async function planChange(
+  existing: LabState & { plan: LabPlan; recorded: { ok: true; topology: Topology } },
+  topology: Topology,
+  host: Host,
+): Promise<{ from: LabPlan; to: LabPlan }> {
+  const common = {
+    nodeImage: existing.network?.labels[Label.image] ?? existing.plan.image,
+    cniTemplate: await cniTemplate(),
+    owner: existing.owner || host.owner(),
+    previous: allocationOf(existing.plan),
+  };
+  return {
+    from: planLab(existing.recorded.topology, { ...common, nodeSubnet: existing.nodeSubnet }),
+    to: planLab(topology, { ...common, nodeSubnet: topology.cluster.nodeSubnet ?? existing.nodeSubnet }),
+  };
 }

@@ -11,13 +11,15 @@ import {
 import { neighbourLimit, neighbourWarning } from '../host/doctor.js';
 import type { Host } from '../host/host.js';
 import type { Io } from '../io.js';
+import { describeDiff, diffPlans, type LabDiff } from '../plan/diff.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { observeLab } from '../state/observe.js';
+import { type LabState, observeLab } from '../state/observe.js';
 import { count } from '../text.js';
 import { type Action, type PullMode, upActions, userImages } from './actions.js';
+import { applyChange } from './change.js';
 import { decideExisting } from './decide.js';
-import { planFor } from './prepare.js';
+import { planChange, planFor } from './prepare.js';
 import { removeLab } from './remove.js';
 import { applyPlan, type PhaseTimings } from './run.js';
 
@@ -39,10 +41,34 @@ export interface UpRun {
   pull?: PullMode;
   /** For the benchmark: wraps the actions (to attribute engine calls to phases), receives the timings. */
   instrument?: { actions(actions: Action[]): Action[]; timings(timings: PhaseTimings): void };
+  /** Decide and plan only (`lab up --dry-run`): nothing is created, changed or removed. */
+  dryRun?: boolean;
 }
 
-/** What `upLab` did: found the lab up to date, or created it from `plan`. */
-export type UpOutcome = { kind: 'up-to-date' } | { kind: 'created'; plan: LabPlan };
+/**
+ * What `upLab` did: found the lab up to date, created it from `plan`, or changed it in place; with
+ * `dryRun`, what it would do (`preview`).
+ */
+export type UpOutcome =
+  | { kind: 'up-to-date' }
+  | { kind: 'created'; plan: LabPlan }
+  | { kind: 'changed'; plan: LabPlan; diff: LabDiff; from: LabPlan }
+  | {
+      kind: 'preview';
+      action: 'nothing' | 'create' | 'recreate' | 'change';
+      plan: LabPlan;
+      change?: PlannedChange;
+      why?: string;
+    };
+
+/** A change in place, planned: both plans, the diff and the diff back (for a rollback). */
+export interface PlannedChange {
+  from: LabPlan;
+  to: LabPlan;
+  diff: LabDiff;
+  back: LabDiff;
+  generation: number;
+}
 
 /** How often `up` picks another node subnet when concurrent labs keep taking the one it picked. */
 const subnetAttempts = 5;
@@ -58,15 +84,39 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
   const existing = await observeLab(runtime, topology.name);
   let plan = await planFor(topology, host, runtime);
   const decision = decideExisting(existing, plan);
+  if (run.dryRun && decision.kind !== 'different' && decision.kind !== 'damaged') {
+    const action = {
+      'up-to-date': 'nothing',
+      none: 'create',
+      stopped: 'recreate',
+      leftovers: 'recreate',
+    } as const;
+    return {
+      kind: 'preview',
+      action: action[decision.kind],
+      plan,
+      ...('what' in decision ? { why: decision.what } : {}),
+    };
+  }
   switch (decision.kind) {
     case 'up-to-date':
       io.err(`lab ${topology.name} is already up; nothing to do`);
       return { kind: 'up-to-date' };
-    case 'different':
-      throw new LabStateError(
-        `lab ${topology.name} is up with a different topology`,
-        `run lab down ${topology.name} first, or give this lab another name`,
+    case 'different': {
+      const change = await planInPlace(deps, existing!, topology);
+      if (run.dryRun) return { kind: 'preview', action: 'change', plan: change.to, change };
+      const lines = describeDiff(change.diff, change.from, change.to);
+      io.err(
+        `lab ${topology.name} is up with another topology; changing it in place:\n${lines.map((l) => `  ${l}`).join('\n') || '  (nothing that runs changes; the new topology is recorded)'}`,
       );
+      const timings = await applyChange({ runtime, io, clock: deps.clock }, change, {
+        ...(run.signal ? { signal: run.signal } : {}),
+        ...(run.pull ? { pull: run.pull } : {}),
+        ...(run.instrument ? { instrument: run.instrument } : {}),
+      });
+      run.instrument?.timings(timings);
+      return { kind: 'changed', plan: change.to, diff: change.diff, from: change.from };
+    }
     case 'damaged':
       throw new LabStateError(
         `lab ${topology.name} is up, but ${decision.problem}`,
@@ -136,6 +186,43 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
     }
     throw error;
   }
+}
+
+/**
+ * Plans a change in place of a running lab, or refuses it: a lab someone else made, a lab that is not
+ * healthy, or a change of a field that a running lab cannot change (naming each, and `lab down` first).
+ */
+export async function planInPlace(
+  { host }: Pick<UpDeps, 'host'>,
+  existing: LabState,
+  topology: Topology,
+): Promise<PlannedChange> {
+  const lab = topology.name;
+  const me = host.owner();
+  if (existing.owner && existing.owner !== me)
+    throw new LabStateError(
+      `lab ${lab} is up with another topology, and it was made by ${existing.owner}: lab up changes only your own labs`,
+      `ask ${existing.owner}, or give your lab another name`,
+    );
+  const { recorded, plan } = existing;
+  if (!recorded?.ok || !plan)
+    throw new LabStateError(
+      `lab ${lab} is up with another topology, and its recorded topology cannot be read`,
+      `run lab down ${lab} first, then lab up`,
+    );
+  if (existing.problems.length > 0)
+    throw new LabStateError(
+      `lab ${lab} is up with another topology, but it is not healthy, so it cannot be changed in place: ${existing.problems.slice(0, 3).join('; ')}${existing.problems.length > 3 ? '; …' : ''}`,
+      `run lab down ${lab} first, then lab up (or lab status ${lab} to see what is wrong)`,
+    );
+  const { from, to } = await planChange({ ...existing, plan, recorded }, topology, host);
+  const diff = diffPlans(from, to);
+  if (diff.refused.length > 0)
+    throw new LabStateError(
+      `lab ${lab} is up, and a running lab cannot change ${diff.refused.length === 1 ? 'this field' : 'these fields'}: ${diff.refused.map((r) => `${r.field} (${r.from} → ${r.to})`).join(', ')}`,
+      `run lab down ${lab} first, then lab up (everything is created again); or keep ${diff.refused.length === 1 ? 'it' : 'them'} as the running lab has ${diff.refused.length === 1 ? 'it' : 'them'}`,
+    );
+  return { from, to, diff, back: diffPlans(to, from), generation: existing.generation };
 }
 
 /**

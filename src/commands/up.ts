@@ -1,10 +1,13 @@
 import { Lab } from '../api/lab.js';
 import type { Action, PullMode } from '../apply/actions.js';
 import type { PhaseTimings } from '../apply/run.js';
+import { type UpOutcome, upLab } from '../apply/up.js';
 import type { ReporterName } from '../conformance/report.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
+import { describeDiff } from '../plan/diff.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
+import { count } from '../text.js';
 import { type CommandContext, type Io, loadFor } from './context.js';
 import { publish, reporterOf } from './publish.js';
 import { renderStatus, statusJson } from './status.js';
@@ -13,6 +16,8 @@ export type { PhaseTimings } from '../apply/run.js';
 
 export interface UpOptions {
   file?: string;
+  /** Print what up would do (the diff for a running lab) and do nothing. */
+  dryRun?: boolean;
   retain?: boolean;
   json?: boolean;
   /** Run the conformance checks once the lab is up (for CI one-liners). */
@@ -43,6 +48,18 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
     );
   const { topology } = await loadFor(ctx, options.file);
   const runtime = ctx.runtime();
+  if (options.dryRun) {
+    if (options.test) throw new UsageError('--dry-run creates nothing to test', 'drop --test, or --dry-run');
+    const outcome = await upLab({ runtime, host: ctx.host, clock: ctx.clock, io: ctx.io }, topology, {
+      dryRun: true,
+    });
+    ctx.io.out(
+      options.json
+        ? JSON.stringify(previewJson(topology.name, outcome), null, 2)
+        : renderPreview(topology.name, outcome),
+    );
+    return ExitCode.ok;
+  }
   const abort = new AbortController();
   const stopOnSignal = onSignals(ctx.io, topology.name, abort);
   try {
@@ -68,6 +85,48 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
   } finally {
     stopOnSignal();
   }
+}
+
+/** What `lab up --dry-run` prints. */
+export function renderPreview(lab: string, outcome: UpOutcome): string {
+  if (outcome.kind !== 'preview') return `lab ${lab}: ${outcome.kind}`;
+  const { plan } = outcome;
+  const size = `${count(plan.nodes.length, 'node')}, ${count(plan.pods.length - 1, 'pod')}, ${count(plan.services.length - 1, 'Service')} (node subnet ${plan.nodeSubnet})`;
+  switch (outcome.action) {
+    case 'nothing':
+      return `lab ${lab} is up with this topology; lab up would do nothing`;
+    case 'create':
+      return `lab ${lab} is not up; lab up would create it: ${size}`;
+    case 'recreate':
+      return `lab ${lab} is stopped or left over (${outcome.why ?? ''}); lab up would remove it and create it: ${size}`;
+    case 'change': {
+      const { diff, from, to } = outcome.change!;
+      const lines = describeDiff(diff, from, to);
+      return lines.length
+        ? `lab up would change lab ${lab} in place:\n${lines.map((l) => `  ${l}`).join('\n')}`
+        : `lab up would record the new topology of lab ${lab}; nothing that runs changes`;
+    }
+  }
+}
+
+/** What `lab up --dry-run --json` prints. */
+export function previewJson(lab: string, outcome: UpOutcome): Record<string, unknown> {
+  if (outcome.kind !== 'preview') return { lab, action: outcome.kind };
+  const change = outcome.change;
+  return {
+    lab,
+    action: outcome.action,
+    ...(change
+      ? {
+          changes: { ...change.diff, refused: undefined },
+          lines: describeDiff(change.diff, change.from, change.to),
+        }
+      : {
+          nodes: outcome.plan.nodes.length,
+          pods: outcome.plan.pods.length - 1,
+          nodeSubnet: outcome.plan.nodeSubnet,
+        }),
+  };
 }
 
 /** `--pull`'s value, checked. */

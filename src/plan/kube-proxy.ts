@@ -138,3 +138,20 @@ export function renderServiceRules(services: ServicePlan[], ranges: ClusterRange
     '',
   ].join('\n');
 }
+
+/**
+ * The rules of `to` for a node that holds the rules of `from`: the chains `from` declared that `to`
+ * no longer has (Services, ports or endpoints gone) are flushed and deleted in the same
+ * transaction, as kube-proxy deletes stale chains.
+ */
+export function reloadServiceRules(from: string, to: string): string {
+  const natChains = (rules: string) => {
+    const nat = rules.split('*nat')[1]?.split('COMMIT')[0] ?? '';
+    return [...nat.matchAll(/^:(\S+) /gm)].map((m) => m[1]!);
+  };
+  const keep = new Set(natChains(to));
+  const stale = natChains(from).filter((c) => !keep.has(c));
+  if (stale.length === 0) return to;
+  const at = to.indexOf('COMMIT');
+  return `${to.slice(0, at)}${stale.map((c) => `:${c} - [0:0]`).join('\n')}\n${stale.map((c) => `-X ${c}`).join('\n')}\n${to.slice(at)}`;
+}

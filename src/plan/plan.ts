@@ -4,6 +4,7 @@ import type { Topology } from '../config/types.js';
 import { PlanError } from '../errors.js';
 import { Label } from '../labels.js';
 import { formatIp, hostAt, parseCidr } from '../net/ipv4.js';
+import type { Allocation } from './allocation.js';
 import { dnsmasqArgs } from './dns.js';
 import { renderServiceRules } from './kube-proxy.js';
 import { cniConfigPath, names, nodeCapabilities, nodeImageName, podMarker } from './names.js';
@@ -20,6 +21,11 @@ export interface PlanInputs {
   cniTemplate: Record<string, unknown>;
   /** Who makes the lab (`user@host`), recorded on everything it creates. */
   owner?: string;
+  /**
+   * What a running lab already holds (`lab up` on a changed topology): nodes, pods and Services that
+   * stay keep their addresses, pod ranges, placement and ports; only new ones get fresh ones.
+   */
+  previous?: Allocation;
 }
 
 /** Computes every name, address, route, rule, record, config and container spec of a lab. Pure. */
@@ -28,7 +34,14 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   const hash = topologyHash(topology);
   const subnet = parseCidr(inputs.nodeSubnet);
   const gateway = formatIp(hostAt(subnet, 1));
-  const ranges = allocateNodeRanges(topology.cluster, topology.nodes).map((r) => {
+  const previous = inputs.previous;
+  // A node that stays keeps its range (unless the file names one); the others get free blocks.
+  const kept = topology.nodes.map((n) =>
+    n.podCIDR === undefined && previous?.nodes[n.name]
+      ? { ...n, podCIDR: previous.nodes[n.name]!.podCIDR }
+      : n,
+  );
+  const ranges = allocateNodeRanges(topology.cluster, kept).map((r) => {
     if (!r.ok) throw new PlanError(r.message, 'run lab validate on the file: it names the field to change');
     return r.cidr;
   });
@@ -38,15 +51,25 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     [Label.topologyHash]: hash,
     ...(inputs.owner ? { [Label.owner]: inputs.owner } : {}),
   });
+  // Node addresses from .2 in node order; a node that stays keeps its own.
+  const keptIps = new Set(topology.nodes.flatMap((n) => previous?.nodes[n.name]?.ip ?? []));
+  let nextNodeHost = 2;
+  const freeNodeIp = (): string => {
+    while (keptIps.has(formatIp(hostAt(subnet, nextNodeHost)))) nextNodeHost++;
+    return formatIp(hostAt(subnet, nextNodeHost++));
+  };
   const nodeBase = topology.nodes.map((node, i) => ({
     name: node.name,
-    ip: formatIp(hostAt(subnet, 2 + i)),
+    ip: previous?.nodes[node.name]?.ip ?? freeNodeIp(),
     podCIDR: ranges[i]!,
   }));
+  const nodeNames = new Set(nodeBase.map((n) => n.name));
 
-  // The DNS pod runs on the first node, after the lab's own pods, as a pod of kube-system.
-  const dnsNode = nodeBase[0]!.name;
-  const instances: PodInstance[] = [
+  // The DNS pod runs on the first node (or where it ran), after the lab's own pods, as a pod of kube-system.
+  const dnsKey = `${dnsService.namespace}/${dnsService.podName}`;
+  const dnsWas = previous?.pods[dnsKey]?.node;
+  const dnsNode = dnsWas && nodeNames.has(dnsWas) ? dnsWas : nodeBase[0]!.name;
+  const spread: PodInstance[] = [
     ...expandPods(topology),
     {
       namespace: dnsService.namespace,
@@ -69,9 +92,32 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       },
     },
   ];
+  // A pod that stays keeps its node unless the file pins it elsewhere (a scheduler never moves a pod).
+  const instances = spread.map((instance): PodInstance => {
+    const was = previous?.pods[`${instance.namespace}/${instance.name}`]?.node;
+    return instance.template.node === undefined && instance.templateIndex >= 0 && was && nodeNames.has(was)
+      ? { ...instance, node: was }
+      : instance;
+  });
 
-  // Pod addresses: each node hands out its range in order from .2 (.1 is the bridge).
+  // Pod addresses: each node hands out its range in order from .2 (.1 is the bridge), past the
+  // addresses of pods that stay on it.
+  const keptPodIps = new Map<string, string>();
+  for (const { namespace, name, node } of instances) {
+    const was = previous?.pods[`${namespace}/${name}`];
+    if (was?.node === node) keptPodIps.set(`${namespace}/${name}`, was.ip);
+  }
+  const reserved = new Set(keptPodIps.values());
   const nextHost = new Map(nodeBase.map((n) => [n.name, 2]));
+  const podIp = (key: string, podCIDR: string, node: string): string => {
+    const kept = keptPodIps.get(key);
+    if (kept) return kept;
+    const range = parseCidr(podCIDR);
+    let host = nextHost.get(node)!;
+    while (reserved.has(formatIp(hostAt(range, host)))) host++;
+    nextHost.set(node, host + 1);
+    return formatIp(hostAt(range, host));
+  };
   const resolver = { servers: [topology.dns.clusterIP], options: ['ndots:5'] };
   const isNodeImage = (image: string | undefined) => image === undefined || image === nodeImageName;
   const imageOf = (image: string | undefined): string => (isNodeImage(image) ? inputs.nodeImage : image!);
@@ -80,9 +126,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     const { namespace, name, template } = instance;
     const key = `${namespace}/${name}`;
     const node = nodeBase.find((n) => n.name === instance.node)!;
-    const host = nextHost.get(node.name)!;
-    nextHost.set(node.name, host + 1);
-    const ip = formatIp(hostAt(parseCidr(node.podCIDR), host));
+    const ip = podIp(key, node.podCIDR, node.name);
     const sandboxName = names.sandbox(lab, namespace, name);
     const podLabels = {
       ...common('sandbox'),
@@ -145,7 +189,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     };
   });
 
-  const services = planServices(topology, pods, [...topology.services, dnsServiceConfig(topology)]);
+  const services = planServices(topology, pods, [...topology.services, dnsServiceConfig(topology)], previous);
   const dnsPod = pods.at(-1)!;
   dnsPod.containers[0]!.cmd = ['dnsmasq', ...dnsmasqArgs(topology, services, pods)];
   const clusterIPs = services.map((s) => s.clusterIP).filter((ip) => ip !== '' && ip !== 'None');

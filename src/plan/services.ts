@@ -2,6 +2,7 @@ import { allocateClusterIPs, allocateNodePorts } from '../config/allocate.js';
 import { matches } from '../config/selector.js';
 import { dnsService, type ServiceConfig, type Topology } from '../config/types.js';
 import { PlanError } from '../errors.js';
+import { type Allocation, nodePortKey } from './allocation.js';
 import type { EndpointPlan, PodPlan, ServicePlan, ServicePortPlan } from './types.js';
 
 export { dnsService } from '../config/types.js';
@@ -26,7 +27,13 @@ export function dnsServiceConfig(topology: Topology): ServiceConfig {
  * namespace whose labels match the selector, at the target port (a number, or a container port name
  * resolved per pod; a pod without that name serves not that port).
  */
-export function planServices(topology: Topology, pods: PodPlan[], services: ServiceConfig[]): ServicePlan[] {
+export function planServices(
+  topology: Topology,
+  pods: PodPlan[],
+  declared: ServiceConfig[],
+  previous?: Allocation,
+): ServicePlan[] {
+  const services = previous ? keepAllocated(declared, previous) : declared;
   const ips = allocateClusterIPs(topology, services);
   const nodePorts = allocateNodePorts(services);
   // Validation reports these with their position; a topology that reaches the plan has none.
@@ -72,6 +79,30 @@ export function planServices(topology: Topology, pods: PodPlan[], services: Serv
       selector: s.selector,
       ports,
       endpoints: serviceEndpoints(selected, ports),
+    };
+  });
+}
+
+/**
+ * Services as if each named the ClusterIP and NodePorts it already has, so that only new ones get
+ * fresh ones; an address or port that the file now gives another Service is not kept.
+ */
+function keepAllocated(services: ServiceConfig[], previous: Allocation): ServiceConfig[] {
+  const namedIps = new Set(services.flatMap((s) => s.clusterIP ?? []));
+  const namedPorts = new Set(services.flatMap((s) => s.ports.flatMap((p) => p.nodePort ?? [])));
+  return services.map((s) => {
+    const key = `${s.namespace}/${s.name}`;
+    const ip = previous.clusterIPs[key];
+    const keepIp = s.clusterIP === undefined && s.type !== 'ExternalName' && ip && !namedIps.has(ip);
+    return {
+      ...s,
+      ...(keepIp ? { clusterIP: ip } : {}),
+      ports: s.ports.map((p) => {
+        const port = previous.nodePorts[nodePortKey(key, p.port, p.protocol)];
+        return s.type === 'NodePort' && p.nodePort === undefined && port && !namedPorts.has(port)
+          ? { ...p, nodePort: port }
+          : p;
+      }),
     };
   });
 }

@@ -102,6 +102,12 @@ export class DockerRuntime implements Runtime {
   }
 
   async runContainer(spec: ContainerSpec): Promise<string> {
+    const id = await this.createContainer(spec);
+    await this.call(`start container ${spec.name}`, () => this.docker.getContainer(id).start());
+    return id;
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
     const network = spec.network;
     const networkMode =
       network.mode === 'bridge'
@@ -141,7 +147,6 @@ export class DockerRuntime implements Runtime {
           : {}),
       }),
     );
-    await this.call(`start container ${spec.name}`, () => container.start());
     return container.id;
   }
 

@@ -98,6 +98,8 @@ export interface Runtime {
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** Creates and starts a container; returns its ID. */
   runContainer(spec: ContainerSpec): Promise<string>;
+  /** Creates a container without starting it (a lab's record: only its labels matter). */
+  createContainer(spec: ContainerSpec): Promise<string>;
   /** Removes a container whatever its state; a missing one is not an error. */
   removeContainer(id: string): Promise<void>;
   exec(container: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;

@@ -2,6 +2,7 @@ import { agent, parsePods } from '../agent/agent.js';
 import { messageOf } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import { parseIp } from '../net/ipv4.js';
+import { parseAllocation } from '../plan/allocation.js';
 import { planLab } from '../plan/plan.js';
 import type { DnsPlan, LabPlan, ServicePlan } from '../plan/types.js';
 import type { ContainerInfo, NetworkInfo, Runtime } from '../runtime/runtime.js';
@@ -64,6 +65,11 @@ export interface LabState {
   recorded?: Recorded;
   /** The plan of the recorded topology: what the lab should be. */
   plan?: LabPlan;
+  /** How many changes were applied in place (0: as `up` made it) and the record container of the last. */
+  generation: number;
+  record?: string;
+  /** Who made the lab (`user@host`; '' when not recorded). */
+  owner: string;
 }
 
 /** A Service with its endpoints marked ready when the pod runs with the planned address. */
@@ -75,14 +81,26 @@ export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
  * Services and DNS of a lab, and the containers it should have but lacks, from the topology on its
  * network (labels are written once, at up).
  */
-function planOf(network: NetworkInfo | undefined, recorded: Recorded | undefined): LabPlan | undefined {
+function planOf(
+  network: NetworkInfo | undefined,
+  recorded: Recorded | undefined,
+  record: ContainerInfo | undefined,
+): LabPlan | undefined {
   const nodeSubnet = network?.labels[Label.nodeSubnet];
   if (!network || !recorded?.ok || !nodeSubnet) return undefined;
+  const previous = parseAllocation(record?.labels[Label.allocation]);
   return planLab(recorded.topology, {
     nodeSubnet,
     nodeImage: network.labels[Label.image] ?? '',
     cniTemplate: {},
+    ...(previous ? { previous } : {}),
   });
+}
+
+/** A record container's generation (0 when unreadable). */
+export function generationOf(c: ContainerInfo): number {
+  const n = Number(c.labels[Label.generation]);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
 function plannedOf(
@@ -147,14 +165,23 @@ export async function observeLab(
   lab: string,
   options: { podIPs?: boolean | Map<string, string> } = {},
 ): Promise<LabState | undefined> {
-  const [networks, containers] = await Promise.all([
+  const [networks, labelled] = await Promise.all([
     runtime.listNetworks(labFilter(lab)),
     runtime.listContainers(labFilter(lab)),
   ]);
-  if (networks.length === 0 && containers.length === 0) return undefined;
+  if (networks.length === 0 && labelled.length === 0) return undefined;
   const network = networks[0];
   const problems: string[] = [];
-  const topologyHash = network?.labels[Label.topologyHash] ?? containers[0]?.labels[Label.topologyHash] ?? '';
+  // The newest record container, when the lab was changed in place, holds its topology.
+  const record = labelled
+    .filter((c) => c.labels[Label.role] === 'record')
+    .sort((a, b) => generationOf(b) - generationOf(a))[0];
+  const containers = labelled.filter((c) => c.labels[Label.role] !== 'record');
+  const topologyHash =
+    record?.labels[Label.topologyHash] ??
+    network?.labels[Label.topologyHash] ??
+    containers[0]?.labels[Label.topologyHash] ??
+    '';
   const nodes: NodeState[] = containers
     .filter((c) => c.labels[Label.role] === 'node')
     .map((c) => ({
@@ -181,9 +208,13 @@ export async function observeLab(
         }),
     );
   }
-  const recorded = network ? readRecorded(network.labels, network.name) : undefined;
+  const recorded = record
+    ? readRecorded(record.labels, `container ${record.name}`)
+    : network
+      ? readRecorded(network.labels, `network ${network.name}`)
+      : undefined;
   if (recorded && !recorded.ok) problems.push(recorded.problem);
-  const plan = planOf(network, recorded);
+  const plan = planOf(network, recorded, record);
   const oneShot = new Set(plan?.pods.filter((p) => p.oneShot).map((p) => p.key));
   const withOutput = options.podIPs !== false;
   const pods: PodState[] = await Promise.all(
@@ -260,6 +291,9 @@ export async function observeLab(
     ...planned,
     ...(recorded ? { recorded } : {}),
     ...(plan ? { plan } : {}),
+    generation: record ? generationOf(record) : 0,
+    ...(record ? { record: record.name } : {}),
+    owner: network?.labels[Label.owner] ?? containers[0]?.labels[Label.owner] ?? '',
   };
 }
 

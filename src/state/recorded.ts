@@ -15,14 +15,15 @@ export type Recorded =
   | { ok: false; problem: string };
 
 /**
- * Reads the topology recorded in a lab network's labels; undefined when there is none. It is
+ * Reads the topology recorded in the labels of a lab's network (or, once the lab was changed in place,
+ * of its newest record container; `holder` names which); undefined when there is none. It is
  * validated as a file would be, and must match the hash recorded beside it (scheme 1 labs: their
  * own hash of the recorded text), so that a damaged or hand-edited label is reported, not trusted.
  */
-export function readRecorded(labels: Record<string, string>, network: string): Recorded | undefined {
+export function readRecorded(labels: Record<string, string>, holder: string): Recorded | undefined {
   const text = labels[Label.topology];
   if (text === undefined) return undefined;
-  const where = `label ${Label.topology} of network ${network}`;
+  const where = `label ${Label.topology} of ${holder}`;
   let topology: Topology;
   try {
     topology = parseTopology(text, where).topology;

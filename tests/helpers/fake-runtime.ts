@@ -91,6 +91,21 @@ export class FakeRuntime implements Runtime {
     return id;
   }
 
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    await this.record({ method: 'createContainer', target: spec.name });
+    const id = `c${this.nextId++}`;
+    this.containers.set(id, {
+      id,
+      name: spec.name,
+      state: 'created',
+      image: spec.image,
+      labels: spec.labels,
+      ips: {},
+      spec,
+    });
+    return id;
+  }
+
   async removeContainer(id: string): Promise<void> {
     await this.record({ method: 'removeContainer', target: id });
     this.containers.delete(id);
@@ -110,8 +125,8 @@ export class FakeRuntime implements Runtime {
         .split('\n')
         .filter(Boolean)
         .map((line) => {
-          const pod = line.split(' ')[0]!;
-          const ip = `${prefix}.${host++}`;
+          const [pod = '', , asked] = line.split(' ');
+          const ip = asked ?? `${prefix}.${host++}`;
           this.podIps.set(pod, ip);
           return JSON.stringify({ pod, result: { ips: [{ address: `${ip}/24` }] } });
         });

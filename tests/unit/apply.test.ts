@@ -121,7 +121,7 @@ test('--retain keeps what a failed up created', async (t) => {
   t.regex(ctx.err.join('\n'), /kept what it created \(--retain\)\. Remove it with: lab down kept/);
 });
 
-test('up of a lab that is up and matches does nothing; with another topology it refuses', async (t) => {
+test('up of a lab that is up and matches does nothing; a change a running lab cannot make is refused', async (t) => {
   const runtime = new FakeRuntime();
   const file = writeTopology(topology('twice'));
   await up(testContext(runtime), { file });
@@ -137,8 +137,11 @@ test('up of a lab that is up and matches does nothing; with another topology it 
   const error = await t.throwsAsync(up(testContext(runtime), { file: changed }), {
     instanceOf: LabStateError,
   });
-  t.regex(error!.message, /lab twice is up with a different topology/);
-  t.is(error!.hint, 'run lab down twice first, or give this lab another name');
+  t.is(
+    error!.message,
+    'lab twice is up, and a running lab cannot change this field: cni.bridge (cni0 → br9)',
+  );
+  t.regex(error!.hint!, /^run lab down twice first, then lab up/);
 });
 
 test('leftovers of an unfinished run are removed before the lab is built again', async (t) => {

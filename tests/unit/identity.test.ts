@@ -138,11 +138,23 @@ test('a lab recorded by an older podlab (hash scheme 1) is up to date for its fi
       runtime.calls.slice(before).some((c) => c.method === 'runContainer' || c.method === 'removeContainer'),
     );
   }
+  // A changed file changes the lab in place: one more replica is one more pod, nothing else is new.
   const changed = writeTopology(written.replace('replicas: 2', 'replicas: 3'));
-  await t.throwsAsync(up(testContext(runtime), { file: changed }), {
-    instanceOf: LabStateError,
-    message: /lab legacy is up with a different topology/,
-  });
+  const before = runtime.calls.length;
+  const ctx = testContext(runtime);
+  t.is(await up(ctx, { file: changed }), 0);
+  t.regex(ctx.err.join('\n'), /changing it in place:\n {2}\+ pod shop\/web-2 on /);
+  const created = runtime.calls.slice(before).filter((c) => c.method === 'runContainer');
+  t.deepEqual(
+    created.map((c) => c.target),
+    [
+      'podlab-legacy-shop.web-2',
+      'podlab-legacy-shop.web-2.s',
+      'podlab-legacy-kube-system.kube-dns-0.dnsmasq',
+    ],
+    'the new pod, and the DNS server with its record',
+  );
+  t.deepEqual((await observeLab(runtime, 'legacy'))!.problems, []);
 });
 
 test('a recorded topology that does not match its hash, or is no topology, is a clear error', async (t) => {

@@ -1,0 +1,313 @@
+import { agent, type CniLine, jsonLines } from '../agent/agent.js';
+import type { Clock } from '../clock.js';
+import { InterruptedError, messageOf, RuntimeError } from '../errors.js';
+import { imageOptionsFromEnv } from '../image/node-image.js';
+import type { Io } from '../io.js';
+import { Label, labFilter } from '../labels.js';
+import { allocationOf } from '../plan/allocation.js';
+import type { LabDiff } from '../plan/diff.js';
+import { reloadServiceRules, serviceHooks } from '../plan/kube-proxy.js';
+import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from '../plan/types.js';
+import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
+import { generationOf } from '../state/observe.js';
+import { count } from '../text.js';
+import {
+  type Action,
+  createPods,
+  ensureUserImages,
+  markReady,
+  nodeRef,
+  type PullMode,
+  refuseStopped,
+  userImages,
+} from './actions.js';
+import { engineConcurrency, mapLimit } from './limit.js';
+import { applyPlan, type PhaseTimings } from './run.js';
+
+/** What a change in place does to the engine, worked out from the diff and what the engine holds. */
+export interface ChangeSteps {
+  /** Containers to remove, in order: pods' containers, sandboxes, nodes. */
+  remove: ContainerInfo[];
+  /** CNI DEL before the removal, per node that stays: its node reference and `namespace/pod id` lines. */
+  cniDel: { node: { name: string; container: string }; lines: string[] }[];
+  /** Nodes to create and configure whole. */
+  nodes: NodePlan[];
+  /** Route changes of nodes that stay (ip -batch lines by node name). */
+  routes: Record<string, string[]>;
+  /** kube-proxy's rules for the nodes that stay, when they change. */
+  rules?: string;
+  /** Pods whose sandboxes are created and wired in. */
+  pods: PodPlan[];
+  /** Containers created: those of the new pods, and new or changed ones in pods that stay. */
+  containers: ContainerSpec[];
+}
+
+/**
+ * The steps that take the lab planned as `from` to `to` (pure). Whatever is to be created is first
+ * removed when the engine still has it (so a rollback after a half-done change converges too), and
+ * every removed sandbox on a node that stays gives its address back with CNI DEL first.
+ */
+export function changeSteps(
+  diff: LabDiff,
+  from: LabPlan,
+  to: LabPlan,
+  observed: ContainerInfo[],
+): ChangeSteps {
+  const addedNodes = new Set(diff.nodes.added);
+  const nodes = to.nodes.filter((n) => addedNodes.has(n.name));
+  const newPods = new Set([...diff.pods.added, ...diff.pods.replaced]);
+  const pods = to.pods.filter((p) => newPods.has(p.key));
+  const containerName = (c: ContainerSpec) => c.labels[Label.container] ?? c.name;
+  const changedIn = new Map(diff.containers.map((c) => [c.pod, c]));
+  const containers = [
+    ...pods.flatMap((p) => p.containers),
+    ...to.pods.flatMap((p) => {
+      const change = changedIn.get(p.key);
+      if (!change) return [];
+      const wanted = new Set([...change.added, ...change.replaced]);
+      return p.containers.filter((c) => wanted.has(containerName(c)));
+    }),
+  ];
+  const gonePods = new Set([...diff.pods.removed, ...diff.pods.replaced]);
+  const goneNodes = new Set(diff.nodes.removed);
+  const gone = new Set<string>([
+    ...from.nodes.filter((n) => goneNodes.has(n.name) || addedNodes.has(n.name)).map((n) => n.container.name),
+    ...from.pods
+      .filter((p) => gonePods.has(p.key))
+      .flatMap((p) => [p.sandbox.name, ...p.containers.map((c) => c.name)]),
+    ...from.pods.flatMap((p) => {
+      const change = changedIn.get(p.key);
+      if (!change) return [];
+      const out = new Set([...change.removed, ...change.replaced]);
+      return p.containers.filter((c) => out.has(containerName(c))).map((c) => c.name);
+    }),
+    ...nodes.map((n) => n.container.name),
+    ...pods.map((p) => p.sandbox.name),
+    ...containers.map((c) => c.name),
+  ]);
+  const stage: Record<string, number> = { container: 0, sandbox: 1, node: 2 };
+  const remove = observed
+    .filter((c) => c.labels[Label.role] !== 'record' && gone.has(c.name))
+    .sort((a, b) => (stage[a.labels[Label.role] ?? ''] ?? 0) - (stage[b.labels[Label.role] ?? ''] ?? 0));
+  const removedNodes = new Set(remove.filter((c) => c.labels[Label.role] === 'node').map((c) => c.name));
+  const cniDel = new Map<string, { node: { name: string; container: string }; lines: string[] }>();
+  for (const c of remove) {
+    if (c.labels[Label.role] !== 'sandbox' || c.state !== 'running') continue;
+    const name = c.labels[Label.node] ?? '';
+    const node = observed.find((n) => n.labels[Label.role] === 'node' && n.labels[Label.node] === name);
+    if (node?.state !== 'running' || removedNodes.has(node.name)) continue;
+    const entry = cniDel.get(name) ?? { node: { name, container: node.name }, lines: [] };
+    entry.lines.push(`${c.labels[Label.pod]} ${c.id}`);
+    cniDel.set(name, entry);
+  }
+  const routes = Object.fromEntries(Object.entries(diff.routes).filter(([node]) => !addedNodes.has(node)));
+  return {
+    remove,
+    cniDel: [...cniDel.values()],
+    nodes,
+    routes,
+    ...(diff.rules ? { rules: reloadServiceRules(from.serviceRules, to.serviceRules) } : {}),
+    pods,
+    containers,
+  };
+}
+
+/** The record container of a lab changed in place: never started, its labels hold the topology and allocation. */
+export function recordSpec(plan: LabPlan, generation: number): ContainerSpec {
+  return {
+    name: `podlab-${plan.name}_record-${generation}`,
+    image: plan.image,
+    labels: {
+      ...plan.network.labels,
+      [Label.role]: 'record',
+      [Label.allocation]: JSON.stringify(allocationOf(plan)),
+      [Label.generation]: String(generation),
+    },
+    env: {},
+    cmd: ['true'],
+    network: { mode: 'none' },
+    capAdd: [],
+    sysctls: {},
+  };
+}
+
+/** The actions of one change in place, only those with work to do. `strict`: a failed CNI DEL fails it. */
+export function changeActions(
+  steps: ChangeSteps,
+  to: LabPlan,
+  options: { pull?: PullMode; log: (line: string) => void; record?: number; strict: boolean },
+): Action[] {
+  const actions: Action[] = [];
+  const images = userImages(to, options.pull, steps.containers);
+  if (images.some((i) => i.policy !== 'Never'))
+    actions.push({
+      phase: 'image',
+      title: 'Ensuring images',
+      run: ({ runtime }) => ensureUserImages(runtime, images, options.log),
+    });
+  if (steps.remove.length > 0) {
+    const pods = steps.remove.filter((c) => c.labels[Label.role] === 'sandbox').length;
+    const nodes = steps.remove.filter((c) => c.labels[Label.role] === 'node').length;
+    const what = [
+      pods ? count(pods, 'pod') : '',
+      nodes ? count(nodes, 'node') : '',
+      pods + nodes === 0 ? count(steps.remove.length, 'container') : '',
+    ].filter(Boolean);
+    actions.push({
+      phase: 'remove',
+      title: `Removing ${what.join(' and ')} (CNI DEL first)`,
+      async run({ runtime }) {
+        await Promise.all(
+          steps.cniDel.map(async ({ node, lines }) => {
+            const out = jsonLines<CniLine>(await agent(runtime, node, ['cni', 'DEL'], lines.join('\n')));
+            const failed = out.filter((l) => l.error);
+            if (failed.length && options.strict)
+              throw new RuntimeError(
+                `CNI DEL failed on node ${node.name}:\n  ${failed.map((l) => `${l.pod}: ${l.error?.trim()}`).join('\n  ')}`,
+              );
+          }),
+        );
+        for (const role of ['container', 'sandbox', 'node']) {
+          const batch = steps.remove.filter((c) => (c.labels[Label.role] ?? 'container') === role);
+          await mapLimit(batch, engineConcurrency, (c) => runtime.removeContainer(c.id));
+        }
+      },
+    });
+  }
+  if (steps.nodes.length > 0)
+    actions.push({
+      phase: 'nodes',
+      title: `Starting ${count(steps.nodes.length, 'node')}`,
+      async run({ runtime }) {
+        await mapLimit(steps.nodes, engineConcurrency, (n) => runtime.runContainer(n.container));
+      },
+    });
+  const routed = Object.keys(steps.routes);
+  if (steps.nodes.length > 0 || routed.length > 0 || steps.rules !== undefined) {
+    const parts = [
+      steps.nodes.length ? `${count(steps.nodes.length, 'new node')} in full` : '',
+      routed.length ? `routes on ${routed.join(', ')}` : '',
+      steps.rules !== undefined ? 'Service rules on every node' : '',
+    ].filter(Boolean);
+    actions.push({
+      phase: 'configure',
+      title: `Configuring ${parts.join(', ')}`,
+      async run({ runtime }) {
+        const added = new Set(steps.nodes.map((n) => n.name));
+        await Promise.all(
+          to.nodes.map(async (n) => {
+            if (added.has(n.name)) {
+              await agent(runtime, nodeRef(n), ['configure'], '', {
+                PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
+                PODLAB_ROUTES: n.routes.join('\n'),
+                PODLAB_RULES: to.serviceRules,
+                PODLAB_HOOKS: serviceHooks.join('\n'),
+              });
+              return;
+            }
+            const lines = steps.routes[n.name];
+            if (lines) await agent(runtime, nodeRef(n), ['ip-batch'], lines.join('\n'));
+            if (steps.rules !== undefined)
+              await agent(runtime, nodeRef(n), ['iptables'], steps.rules, {
+                PODLAB_HOOKS: serviceHooks.join('\n'),
+              });
+          }),
+        );
+      },
+    });
+  }
+  if (steps.pods.length + steps.containers.length > 0) {
+    const inKept = steps.containers.length - steps.pods.reduce((n, p) => n + p.containers.length, 0);
+    const parts = [
+      steps.pods.length ? count(steps.pods.length, 'pod') : '',
+      inKept ? `${count(inKept, 'container')} in pods that stay` : '',
+    ].filter(Boolean);
+    actions.push({
+      phase: 'pods',
+      title: `Creating ${parts.join(' and ')}${steps.pods.length ? ', wired in with CNI ADD' : ''}`,
+      run: ({ runtime }) => createPods(runtime, to, steps.pods, steps.containers, new Map()),
+    });
+  }
+  actions.push({
+    phase: 'ready',
+    title: 'Waiting until every pod has its IP and DNS answers',
+    async run({ runtime }) {
+      await refuseStopped(runtime, to, new Set(steps.containers.map((c) => c.name)));
+      await markReady(runtime, to);
+    },
+  });
+  const generation = options.record;
+  if (generation !== undefined)
+    actions.push({
+      phase: 'record',
+      title: 'Recording the new topology',
+      async run({ runtime }) {
+        await runtime.createContainer(recordSpec(to, generation));
+        const records = await runtime.listContainers({ ...labFilter(to.name), [Label.role]: 'record' });
+        for (const r of records) if (generationOf(r) !== generation) await runtime.removeContainer(r.id);
+      },
+    });
+  return actions;
+}
+
+/** What a change in place needs, all injected. */
+export interface ChangeDeps {
+  runtime: Runtime;
+  clock: Clock;
+  io: Io;
+}
+
+/** How long a rollback waits for steps that a signal interrupted to settle. */
+const settleMs = 30_000;
+
+/**
+ * Applies `diff` to the running lab planned as `from` (generation `generation`), making it `to`. On
+ * failure or interrupt, applies the way back (from what the engine then holds to `from`), so the lab
+ * is as it was; the original error is thrown either way.
+ */
+export async function applyChange(
+  deps: ChangeDeps,
+  plans: { from: LabPlan; to: LabPlan; diff: LabDiff; back: LabDiff; generation: number },
+  run: { signal?: AbortSignal; pull?: PullMode; instrument?: { actions(a: Action[]): Action[] } } = {},
+): Promise<PhaseTimings> {
+  const { runtime, io, clock } = deps;
+  const { from, to, diff, back, generation } = plans;
+  const log = imageOptionsFromEnv((line) => io.err(`  ${line}`)).log;
+  const observed = await runtime.listContainers(labFilter(to.name));
+  const steps = changeSteps(diff, from, to, observed);
+  const forward = changeActions(steps, to, {
+    ...(run.pull ? { pull: run.pull } : {}),
+    log,
+    record: generation + 1,
+    strict: true,
+  });
+  const inflight: Promise<unknown>[] = [];
+  try {
+    return await applyPlan(runtime, to, io, {
+      ...(run.signal ? { signal: run.signal } : {}),
+      inflight,
+      actions: run.instrument?.actions(forward) ?? forward,
+      clock,
+    });
+  } catch (error) {
+    const interrupted = error instanceof InterruptedError;
+    io.err(`change ${interrupted ? 'interrupted' : 'failed'}; returning lab ${to.name} to how it was`);
+    const giveUp = new AbortController();
+    await Promise.race([Promise.allSettled(inflight), clock.sleep(settleMs, giveUp.signal)]);
+    giveUp.abort();
+    try {
+      const now = await runtime.listContainers(labFilter(to.name));
+      const undo = changeActions(changeSteps(back, to, from, now), from, { log, strict: false });
+      await applyPlan(runtime, from, io, { actions: undo, clock });
+      for (const r of now)
+        if (r.labels[Label.role] === 'record' && generationOf(r) > generation)
+          await runtime.removeContainer(r.id);
+      io.err(`lab ${to.name} is back as it was before this change`);
+    } catch (undoError) {
+      io.err(
+        `returning it failed too (${messageOf(undoError)}); the lab may be half-changed: run lab down ${to.name}, then lab up`,
+      );
+    }
+    throw error;
+  }
+}
