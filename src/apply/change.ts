@@ -23,6 +23,7 @@ import {
 } from './actions.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 import { applyPlan, type PhaseTimings } from './run.js';
+import { refuseMissingImages } from './up.js';
 
 /** What a change in place does to the engine, worked out from the diff and what the engine holds. */
 export interface ChangeSteps {
@@ -275,6 +276,7 @@ export async function applyChange(
   const log = imageOptionsFromEnv((line) => io.err(`  ${line}`)).log;
   const observed = await runtime.listContainers(labFilter(to.name));
   const steps = changeSteps(diff, from, to, observed);
+  await refuseMissingImages(runtime, to, run.pull, steps.containers);
   const forward = changeActions(steps, to, {
     ...(run.pull ? { pull: run.pull } : {}),
     log,

@@ -12,7 +12,7 @@ import { neighbourLimit, neighbourWarning } from '../host/doctor.js';
 import type { Host } from '../host/host.js';
 import type { Io } from '../io.js';
 import { describeDiff, diffPlans, type LabDiff } from '../plan/diff.js';
-import type { LabPlan } from '../plan/types.js';
+import type { ContainerSpec, LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
 import { count } from '../text.js';
@@ -229,13 +229,14 @@ export async function planInPlace(
  * Refuses, before anything is created, a lab whose images may not be fetched and are not in the
  * engine (imagePullPolicy Never, or --pull never: an air-gapped run), naming each and how to get it.
  */
-async function refuseMissingImages(
+export async function refuseMissingImages(
   runtime: Runtime,
   plan: LabPlan,
   pull: PullMode | undefined,
+  containers?: ContainerSpec[],
 ): Promise<void> {
   const missing: string[] = [];
-  for (const { ref, policy } of userImages(plan, pull))
+  for (const { ref, policy } of userImages(plan, pull, containers))
     if (policy === 'Never' && !(await runtime.hasImage(ref))) missing.push(ref);
   if (missing.length)
     throw new LabStateError(
