@@ -17,6 +17,8 @@ export const Label = {
   owner: 'io.podlab.owner',
   /** On a record container: what the lab was given (plan/allocation.ts), as JSON. */
   allocation: 'io.podlab.allocation',
+  /** On a record container: the check of the allocation label (plan/allocation.ts, allocationHash). */
+  allocationHash: 'io.podlab.allocation-hash',
   /** On a record container: how many changes were applied in place; the highest record is the lab's. */
   generation: 'io.podlab.generation',
 } as const;

@@ -4,7 +4,7 @@ import { InterruptedError, messageOf, RuntimeError } from '../errors.js';
 import { imageOptionsFromEnv } from '../image/node-image.js';
 import type { Io } from '../io.js';
 import { Label, labFilter } from '../labels.js';
-import { allocationOf } from '../plan/allocation.js';
+import { allocationHash, allocationOf } from '../plan/allocation.js';
 import type { LabDiff } from '../plan/diff.js';
 import { reloadServiceRules, serviceHooks } from '../plan/kube-proxy.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from '../plan/types.js';
@@ -115,13 +115,15 @@ export function changeSteps(
 
 /** The record container of a lab changed in place: never started, its labels hold the topology and allocation. */
 export function recordSpec(plan: LabPlan, generation: number): ContainerSpec {
+  const allocation = JSON.stringify(allocationOf(plan));
   return {
     name: `podlab-${plan.name}_record-${generation}`,
     image: plan.image,
     labels: {
       ...plan.network.labels,
       [Label.role]: 'record',
-      [Label.allocation]: JSON.stringify(allocationOf(plan)),
+      [Label.allocation]: allocation,
+      [Label.allocationHash]: allocationHash(allocation),
       [Label.generation]: String(generation),
     },
     env: {},

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { LabPlan } from './types.js';
 
 /**
@@ -51,4 +52,9 @@ export function parseAllocation(text: string | undefined): Allocation | undefine
   } catch {
     return undefined;
   }
+}
+
+/** The check recorded beside an allocation's JSON, so that a hand-edited record is reported, not trusted. */
+export function allocationHash(json: string): string {
+  return createHash('sha256').update(`podlab-allocation/1\n${json}`).digest('hex').slice(0, 16);
 }

@@ -2,7 +2,7 @@ import { agent, parsePods } from '../agent/agent.js';
 import { messageOf } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
 import { parseIp } from '../net/ipv4.js';
-import { parseAllocation } from '../plan/allocation.js';
+import { type Allocation, allocationHash, parseAllocation } from '../plan/allocation.js';
 import { planLab } from '../plan/plan.js';
 import type { DnsPlan, LabPlan, ServicePlan } from '../plan/types.js';
 import type { ContainerInfo, NetworkInfo, Runtime } from '../runtime/runtime.js';
@@ -84,17 +84,30 @@ export type ServiceState = Omit<ServicePlan, 'endpoints'> & {
 function planOf(
   network: NetworkInfo | undefined,
   recorded: Recorded | undefined,
-  record: ContainerInfo | undefined,
+  previous: Allocation | undefined,
 ): LabPlan | undefined {
   const nodeSubnet = network?.labels[Label.nodeSubnet];
   if (!network || !recorded?.ok || !nodeSubnet) return undefined;
-  const previous = parseAllocation(record?.labels[Label.allocation]);
   return planLab(recorded.topology, {
     nodeSubnet,
     nodeImage: network.labels[Label.image] ?? '',
     cniTemplate: {},
     ...(previous ? { previous } : {}),
   });
+}
+
+/** The allocation a record container holds, checked against the hash recorded beside it. */
+function readAllocation(
+  record: ContainerInfo,
+): { ok: true; allocation: Allocation } | { ok: false; problem: string } {
+  const text = record.labels[Label.allocation];
+  const allocation = parseAllocation(text);
+  if (text !== undefined && allocation && allocationHash(text) === record.labels[Label.allocationHash])
+    return { ok: true, allocation };
+  return {
+    ok: false,
+    problem: `the label ${Label.allocation} of container ${record.name} is missing, not an allocation, or does not match its hash`,
+  };
 }
 
 /** A record container's generation (0 when unreadable). */
@@ -208,13 +221,18 @@ export async function observeLab(
         }),
     );
   }
-  const recorded = record
-    ? readRecorded(record.labels, `container ${record.name}`)
-    : network
-      ? readRecorded(network.labels, `network ${network.name}`)
-      : undefined;
+  const allocation = record ? readAllocation(record) : undefined;
+  // A record whose allocation cannot be trusted is as damaged as a topology that cannot.
+  const recorded: Recorded | undefined =
+    allocation?.ok === false
+      ? allocation
+      : record
+        ? readRecorded(record.labels, `container ${record.name}`)
+        : network
+          ? readRecorded(network.labels, `network ${network.name}`)
+          : undefined;
   if (recorded && !recorded.ok) problems.push(recorded.problem);
-  const plan = planOf(network, recorded, record);
+  const plan = planOf(network, recorded, allocation?.ok ? allocation.allocation : undefined);
   const oneShot = new Set(plan?.pods.filter((p) => p.oneShot).map((p) => p.key));
   const withOutput = options.podIPs !== false;
   const pods: PodState[] = await Promise.all(

@@ -293,3 +293,26 @@ test('lab up --dry-run prints the diff and changes nothing; --json gives it to a
       ),
   );
 });
+
+test('a record container edited by hand is reported, not trusted, and lab up refuses to touch the lab', async (t) => {
+  const runtime = new FakeRuntime();
+  t.is(await up(testContext(runtime), { file: writeTopology(base) }), 0);
+  const changed = base.replace('  - {name: tool}\n', '  - {name: tool}\n  - {name: more}\n');
+  t.is(await up(testContext(runtime), { file: writeTopology(changed) }), 0);
+  const record = [...runtime.containers.values()].find((c) => c.labels[Label.role] === 'record')!;
+  record.labels = {
+    ...record.labels,
+    [Label.allocation]: record.labels[Label.allocation]!.replace('"10.60.', '"10.61.'),
+  };
+  const state = (await observeLab(runtime, 'morph'))!;
+  t.deepEqual(state.problems, [
+    `the label io.podlab.allocation of container ${record.name} is missing, not an allocation, or does not match its hash`,
+  ]);
+  const calls = runtime.calls.length;
+  await t.throwsAsync(up(testContext(runtime), { file: writeTopology(changed) }), {
+    message: /lab morph is up, but the label io\.podlab\.allocation of container podlab-morph_record-1/,
+  });
+  t.false(
+    runtime.calls.slice(calls).some((c) => c.method === 'removeContainer' || c.method === 'runContainer'),
+  );
+});
