@@ -59,6 +59,36 @@ export async function agent(
 }
 
 /** A verb that runs in a node for as long as podlab's run lasts; `stop` ends it. */
+/**
+ * Runs several agent verbs in a node in one exec, in order, stopping at the first that fails: one
+ * exec per node per phase where a phase needs more than one verb (a change in place: routes, then
+ * rules). Each verb's input travels in its own environment variable; the script holds no data.
+ */
+export async function agentSteps(
+  runtime: Runtime,
+  node: { name: string; container: string },
+  steps: { verb: string; input: string }[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  if (steps.length === 1) return agent(runtime, node, [steps[0]!.verb], steps[0]!.input, env);
+  for (const { verb } of steps)
+    if (!(verb in agentVerbs)) throw new RuntimeError(`podlab-agent has no verb ${verb}`);
+  const script = steps
+    .map(({ verb }, i) => `PODLAB_INPUT=$PODLAB_STEP_${i} podlab-agent ${verb}`)
+    .join(' && ');
+  const inputs = Object.fromEntries(steps.map(({ input }, i) => [`PODLAB_STEP_${i}`, input]));
+  const result = await runtime.exec(node.container, ['sh', '-c', script], {
+    env: { ...env, ...agentEnv, ...inputs },
+  });
+  if (result.exitCode !== 0) {
+    throw new RuntimeError(
+      `podlab-agent ${steps.map((s) => s.verb).join(', ')} failed on node ${node.name} (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim()}`,
+      `look inside with: lab exec ${node.name} -- sh`,
+    );
+  }
+  return result.stdout;
+}
+
 export interface AgentSession {
   /** Closes the verb's input (it then stops what it started) and waits for it to end. */
   stop(): Promise<void>;

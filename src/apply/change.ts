@@ -1,4 +1,4 @@
-import { agent, type CniLine, jsonLines } from '../agent/agent.js';
+import { agent, agentSteps, type CniLine, jsonLines } from '../agent/agent.js';
 import type { Clock } from '../clock.js';
 import { InterruptedError, messageOf, RuntimeError } from '../errors.js';
 import { imageOptionsFromEnv } from '../image/node-image.js';
@@ -208,12 +208,14 @@ export function changeActions(
               });
               return;
             }
+            // Routes, then rules: one exec per node.
             const lines = steps.routes[n.name];
-            if (lines) await agent(runtime, nodeRef(n), ['ip-batch'], lines.join('\n'));
-            if (steps.rules !== undefined)
-              await agent(runtime, nodeRef(n), ['iptables'], steps.rules, {
-                PODLAB_HOOKS: serviceHooks.join('\n'),
-              });
+            const work = [
+              ...(lines ? [{ verb: 'ip-batch', input: lines.join('\n') }] : []),
+              ...(steps.rules !== undefined ? [{ verb: 'iptables', input: steps.rules }] : []),
+            ];
+            if (work.length)
+              await agentSteps(runtime, nodeRef(n), work, { PODLAB_HOOKS: serviceHooks.join('\n') });
           }),
         );
       },

@@ -316,3 +316,32 @@ test('a record container edited by hand is reported, not trusted, and lab up ref
     runtime.calls.slice(calls).some((c) => c.method === 'removeContainer' || c.method === 'runContainer'),
   );
 });
+
+test('a Service added: each node gets its route and the rules in one exec; only the DNS server is new', async (t) => {
+  const runtime = new FakeRuntime();
+  t.is(await up(testContext(runtime), { file: writeTopology(base) }), 0);
+  const before = ids(runtime);
+  const calls = runtime.calls.length;
+  const added = `${base}  - {name: extra, selector: {app: none}, ports: [{port: 90, targetPort: 90}]}\n`;
+  t.is(await up(testContext(runtime), { file: writeTopology(added) }), 0);
+  const configure = runtime.calls.slice(calls).filter((c) => c.method === 'exec' && c.args?.[0] === 'sh');
+  t.deepEqual(configure.map((c) => c.target).sort(), [
+    'podlab-morph-n1',
+    'podlab-morph-n2',
+    'podlab-morph-n3',
+  ]);
+  for (const c of configure) {
+    t.is(
+      c.args![2],
+      'PODLAB_INPUT=$PODLAB_STEP_0 podlab-agent ip-batch && PODLAB_INPUT=$PODLAB_STEP_1 podlab-agent iptables',
+    );
+    t.is(c.env!.PODLAB_STEP_0, 'route replace 10.100.0.4/32 dev eth0');
+    t.regex(c.env!.PODLAB_STEP_1!, /default\/extra has no endpoints/);
+  }
+  const after = ids(runtime);
+  t.deepEqual(
+    [...after].filter(([name, id]) => before.get(name) !== id).map(([name]) => name),
+    ['podlab-morph-kube-system.kube-dns-0.dnsmasq'],
+    'for the A record of the new Service',
+  );
+});
