@@ -2,6 +2,7 @@ import { messageOf, RuntimeError } from '../errors.js';
 import { neighbourEntries, neighbourFix, nodesThatFit } from '../plan/neighbours.js';
 import { nodeSubnetPool, pickNodeSubnet } from '../plan/subnets.js';
 import { engineAddress } from '../runtime/docker-runtime.js';
+import { currentEngine } from '../runtime/engine.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Host } from './host.js';
 import { takenRanges } from './taken.js';
@@ -108,7 +109,7 @@ export async function doctor(runtime: Runtime, host: Host): Promise<Finding[]> {
     findings.push({
       id: 'engine',
       status: 'ok',
-      detail: `Docker engine ${v.version} (API ${v.apiVersion}) at ${engineAddress()}`,
+      detail: `Docker engine ${v.version} (API ${v.apiVersion}) at ${engineAddress()}, found from ${currentEngine().source}`,
     });
     const info = await runtime.info();
     const rootless = info.securityOptions.some((o) => o.includes('rootless'));

@@ -1,7 +1,15 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { EngineUnreachableError, NetworkInUseError, RuntimeError, SubnetTakenError } from '../errors.js';
+import {
+  EngineUnreachableError,
+  type LabError,
+  NetworkInUseError,
+  RuntimeError,
+  SubnetTakenError,
+  UsageError,
+} from '../errors.js';
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
+import { currentEngine } from './engine.js';
 import type {
   BuildRequest,
   ContainerInfo,
@@ -14,9 +22,9 @@ import type {
   TerminalSize,
 } from './runtime.js';
 
-/** The engine podlab talks to: DOCKER_HOST when set, else the local socket. */
+/** The engine podlab talks to (runtime/engine.ts decides which). */
 export function engineAddress(): string {
-  return process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+  return currentEngine().address;
 }
 
 /** The only implementation of Runtime against a real engine, and the only file that imports dockerode. */
@@ -29,7 +37,8 @@ export class DockerRuntime implements Runtime {
    * reach the engine (validate, plan, --help) start fast.
    */
   constructor(
-    private readonly connect: () => Promise<Docker> = async () => new (await import('dockerode')).default(),
+    private readonly connect: () => Promise<Docker> = async () =>
+      new (await import('dockerode')).default(currentEngine().options as Docker.DockerOptions),
   ) {}
 
   private ready(): Promise<void> {
@@ -319,11 +328,13 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  private wrap(what: string, error: unknown): RuntimeError {
+  private wrap(what: string, error: unknown): LabError {
+    // A wrong DOCKER_HOST or context (engine.ts) is the user's to fix, as it says.
+    if (error instanceof UsageError) return error;
     const e = error as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
     if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES') {
       return new EngineUnreachableError(
-        `no Docker engine at ${engineAddress()} (${e.code})`,
+        `no Docker engine at ${engineAddress()} (${e.code}; found from ${currentEngine().source})`,
         e.code === 'EACCES'
           ? 'run as root or as a member of the docker group'
           : 'start one (README: "Prerequisites"), or set DOCKER_HOST to reach another',
