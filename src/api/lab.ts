@@ -10,7 +10,9 @@ import { conformanceRun } from '../conformance/conformance.js';
 import { renderJson } from '../conformance/report.js';
 import { LabStateError, UsageError } from '../errors.js';
 import { preflight } from '../host/doctor.js';
+import { engineSide } from '../host/engine-side.js';
 import { type Host, localHost } from '../host/host.js';
+import { ensureNodeImage, imageOptionsFromEnv } from '../image/node-image.js';
 import type { Io } from '../io.js';
 import type { LabPlan } from '../plan/types.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
@@ -159,7 +161,6 @@ export class Lab implements AsyncDisposable {
     deps: LabDeps,
   ): Promise<Lab> {
     await deps.runtime.version();
-    await preflight(deps.host);
     const progress = options.onProgress ? lines(options.onProgress) : undefined;
     const io: Io = options.io ?? {
       out: () => {},
@@ -175,7 +176,16 @@ export class Lab implements AsyncDisposable {
     });
     let outcome: UpOutcome;
     try {
-      outcome = await upLab({ ...deps, io }, topology, {
+      // The engine host's routes and kernel: this machine's, or read through a helper container
+      // (which runs podlab's node image, built first when missing).
+      const host = await engineSide(deps.host, deps.runtime, () =>
+        ensureNodeImage(
+          deps.runtime,
+          imageOptionsFromEnv((line) => io.err(`  ${line}`)),
+        ),
+      );
+      await preflight(host);
+      outcome = await upLab({ ...deps, host, io }, topology, {
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.retain ? { retain: true } : {}),
         ...(options.pull ? { pull: options.pull } : {}),

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { LabStateError, messageOf, UsageError } from '../errors.js';
-import { neighbourLimit, neighbourWarning } from '../host/doctor.js';
+import { neighbourLimit, neighbourWarning, nodeImageIn } from '../host/doctor.js';
+import { engineSide } from '../host/engine-side.js';
 import type { Host } from '../host/host.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
@@ -52,7 +53,8 @@ export async function conformanceRun(
   const { runtime, clock } = deps;
   const state = await observeLab(runtime, lab);
   if (!state) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
-  const crowded = neighbourWarning(state, await neighbourLimit(deps.host));
+  const host = await engineSide(deps.host, runtime, async () => state.plan?.image ?? nodeImageIn(runtime));
+  const crowded = neighbourWarning(state, await neighbourLimit(host).catch(() => undefined));
   if (crowded)
     warn(`warning: ${crowded.message}; a check that fails so may be this, not the lab\n  → ${crowded.fix}`);
   const probes = new Probes(runtime, state, clock);

@@ -1,9 +1,11 @@
 import { messageOf, RuntimeError } from '../errors.js';
+import { nodeImageRef } from '../image/node-image.js';
 import { neighbourEntries, neighbourFix, nodesThatFit } from '../plan/neighbours.js';
 import { nodeSubnetPool, pickNodeSubnet } from '../plan/subnets.js';
 import { engineAddress } from '../runtime/docker-runtime.js';
 import { currentEngine } from '../runtime/engine.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { engineSide } from './engine-side.js';
 import type { Host } from './host.js';
 import { takenRanges } from './taken.js';
 
@@ -29,10 +31,21 @@ export function missingCaps(statusText: string): string[] {
     .map(([name]) => name);
 }
 
+/** podlab's node image as the engine has it, for a helper container; an error when it is not built yet. */
+export async function nodeImageIn(runtime: Runtime): Promise<string> {
+  const ref = await nodeImageRef();
+  if (!(await runtime.hasImage(ref)))
+    throw new RuntimeError(
+      `podlab's node image ${ref} is not in the engine yet`,
+      'build it with lab image (lab up builds it too)',
+    );
+  return ref;
+}
+
 /** Checks that need no engine call beyond what `up` does anyway: cheap enough to run before every up. */
 export async function fastFindings(host: Host): Promise<Finding[]> {
   const out: Finding[] = [];
-  if (host.engineIsLocal()) {
+  {
     const bridge = await host.read('/proc/sys/net/bridge/bridge-nf-call-iptables');
     out.push(
       bridge === undefined
@@ -62,7 +75,6 @@ export async function fastFindings(host: Host): Promise<Finding[]> {
 
 /** The kernel's hard limit of IPv4 neighbour entries (all namespaces), when the engine runs here. */
 export async function neighbourLimit(host: Host): Promise<number | undefined> {
-  if (!host.engineIsLocal()) return undefined;
   const limit = Number(await host.read('/proc/sys/net/ipv4/neigh/default/gc_thresh3'));
   return Number.isInteger(limit) && limit > 0 ? limit : undefined;
 }
@@ -102,7 +114,7 @@ export async function preflight(host: Host): Promise<void> {
 }
 
 /** Everything `lab doctor` checks, each with its fix. */
-export async function doctor(runtime: Runtime, host: Host): Promise<Finding[]> {
+export async function doctor(runtime: Runtime, here: Host): Promise<Finding[]> {
   const findings: Finding[] = [];
   try {
     const v = await runtime.version();
@@ -136,8 +148,31 @@ export async function doctor(runtime: Runtime, host: Host): Promise<Finding[]> {
       fix: (error as { hint?: string }).hint ?? 'start a Docker engine',
     });
   }
+  // The engine host's kernel and firewall: this machine's, or read through a helper container.
+  let host: Host;
+  try {
+    host = await engineSide(here, runtime, () => nodeImageIn(runtime));
+    await host.routes();
+    findings.push({
+      id: 'engine-host',
+      status: 'ok',
+      detail: host.where
+        ? `read through a helper container on the engine host (this process does not see its network: Docker Desktop, a remote engine, or a namespace of its own)`
+        : 'the engine runs on this machine, in this network namespace: read directly',
+    });
+  } catch (error) {
+    if (findings.some((f) => f.id === 'engine' && f.status === 'fail')) return findings;
+    findings.push({
+      id: 'engine-host',
+      status: 'warn',
+      detail: `cannot read the engine host: ${messageOf(error)}`,
+      fix:
+        (error as { hint?: string }).hint ?? 'lab image builds the node image that the helper container runs',
+    });
+    return findings;
+  }
   findings.push(...(await fastFindings(host)));
-  if (host.engineIsLocal()) {
+  {
     const forward = await host.read('/proc/sys/net/ipv4/ip_forward');
     findings.push(
       forward === '1'

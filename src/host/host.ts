@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { type Clock, systemClock } from '../clock.js';
-import { engineAddress } from '../runtime/docker-runtime.js';
+import { currentEngine } from '../runtime/engine.js';
+import type { NetworkInfo, Runtime } from '../runtime/runtime.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
 import { parseProcRoutes } from './routes.js';
 
@@ -18,8 +19,14 @@ export interface Host {
   read(path: string): Promise<string | undefined>;
   /** A command's combined output; undefined when it is missing or fails. */
   run(file: string, args: string[]): Promise<string | undefined>;
-  /** Whether the engine runs on this machine, so that its kernel is this host's. */
-  engineIsLocal(): boolean;
+  /**
+   * Whether podlab reads the engine host by reading this machine: the engine runs here and this
+   * process is in the host's network namespace (it has the routes of the engine's networks).
+   * Otherwise engine-side.ts reads it through a helper container.
+   */
+  sharesEngineNetwork(runtime: Runtime): Promise<boolean>;
+  /** Where routes, files and commands are read, for messages (absent: this machine). */
+  where?: string;
   /** A lock named `name` held by this process until released (see lock.ts). */
   lock(name: string, options: LockOptions): Promise<Lock>;
   /** Who runs podlab here, as `user@host`: recorded on the labs they make. */
@@ -46,11 +53,24 @@ export function localHost(clock: Clock = systemClock): Host {
         return undefined;
       }
     },
-    engineIsLocal() {
-      const address = engineAddress();
-      return address.startsWith('/') || address.startsWith('unix://');
+    async sharesEngineNetwork(runtime) {
+      if (currentEngine().kind !== 'unix') return false;
+      const [routes, networks] = await Promise.all([
+        parseProcRoutes((await read('/proc/net/route')) ?? ''),
+        runtime.listNetworks(),
+      ]);
+      return sharesNetwork(routes, networks);
     },
     lock: (name, options) => acquireLock(name, options, clock),
     owner: () => `${userInfo().username}@${hostname()}`,
   };
+}
+
+/**
+ * Whether these routes are those of the engine host: it routes to the subnets of the engine's own
+ * networks (docker0's and the labs'), which no other namespace does.
+ */
+export function sharesNetwork(routes: string[], networks: Pick<NetworkInfo, 'subnets'>[]): boolean {
+  const have = new Set(routes);
+  return networks.some((n) => n.subnets.some((s) => have.has(s)));
 }

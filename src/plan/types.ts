@@ -2,7 +2,9 @@
 export type NetworkMode =
   | { mode: 'bridge'; network: string; ip: string }
   | { mode: 'none' }
-  | { mode: 'container'; container: string };
+  | { mode: 'container'; container: string }
+  /** The engine host's own network namespace (short-lived helpers that read the engine host). */
+  | { mode: 'host' };
 
 /** A container as the runtime should create it; runtime-neutral, so the plan stays free of dockerode. */
 export interface ContainerSpec {
@@ -27,6 +29,8 @@ export interface ContainerSpec {
   dns?: { servers: string[]; search: string[]; options: string[] };
   /** `/etc/hosts` entries as `name:ip`. */
   extraHosts?: string[];
+  /** The engine removes it once it stops (short-lived helpers: nothing is left if podlab dies). */
+  autoRemove?: boolean;
 }
 
 /** A Docker network the lab creates. */

@@ -121,8 +121,8 @@ export class DockerRuntime implements Runtime {
     const networkMode =
       network.mode === 'bridge'
         ? network.network
-        : network.mode === 'none'
-          ? 'none'
+        : network.mode === 'none' || network.mode === 'host'
+          ? network.mode
           : `container:${network.container}`;
     const container = await this.call(`create container ${spec.name}`, () =>
       this.docker.createContainer({
@@ -146,6 +146,7 @@ export class DockerRuntime implements Runtime {
             ? { Dns: spec.dns.servers, DnsSearch: spec.dns.search, DnsOptions: spec.dns.options }
             : {}),
           ...(spec.extraHosts ? { ExtraHosts: spec.extraHosts } : {}),
+          ...(spec.autoRemove ? { AutoRemove: true } : {}),
         },
         ...(network.mode === 'bridge'
           ? {

@@ -27,7 +27,7 @@ export class FakeHost implements Host {
   async run(file: string, args: string[]): Promise<string | undefined> {
     return this.commands.get([file, ...args].join(' '));
   }
-  engineIsLocal(): boolean {
+  async sharesEngineNetwork(): Promise<boolean> {
     return this.local;
   }
   user = 'student@classroom';

@@ -28,6 +28,8 @@ export class FakeRuntime implements Runtime {
   readonly containers = new Map<string, ContainerInfo & { spec: ContainerSpec }>();
   readonly networks = new Map<string, NetworkInfo>();
   failOn?: (call: Call) => Error | undefined;
+  /** What an exec answers, when the test says (else the agent's verbs answer as a node would). */
+  execOutput?: (call: Call) => ExecResult | undefined;
   /** Milliseconds a call takes (default 0): to keep a step running while a test interrupts it. */
   delayOn?: (call: Call) => number;
   private nextId = 1;
@@ -116,6 +118,8 @@ export class FakeRuntime implements Runtime {
     await this.record({ method: 'exec', target: container, args: cmd, input, env: options.env ?? {} });
     const node = [...this.containers.values()].find((c) => c.name === container);
     if (!node) return { exitCode: 1, stdout: '', stderr: `no container ${container}` };
+    const told = this.execOutput?.(this.calls.at(-1)!);
+    if (told) return told;
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'cni') {
       const range = node.labels['io.podlab.pod-cidr']!;
       const [base] = range.split('/');

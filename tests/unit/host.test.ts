@@ -1,6 +1,8 @@
 import test from 'ava';
 import up from '../../src/commands/up.js';
 import { doctor, fastFindings, neighbourLimit } from '../../src/host/doctor.js';
+import { engineSide, parseSnapshot } from '../../src/host/engine-side.js';
+import { sharesNetwork } from '../../src/host/host.js';
 import { takenRanges } from '../../src/plan/subnets.js';
 import { observeLab } from '../../src/state/observe.js';
 import { testContext, writeTopology } from '../helpers/context.js';
@@ -64,9 +66,59 @@ test('fast findings read the injected host: a missing br_netfilter and capabilit
     ],
   );
   t.regex(findings[1]!.detail, /lacks NET_ADMIN, NET_RAW, SYS_ADMIN/);
+});
+
+test('an engine whose network this process does not share is read through one helper container on its host network', async (t) => {
+  const host = new FakeHost();
   host.local = false;
-  t.deepEqual(await fastFindings(host), [], 'a remote engine: this host says nothing of its kernel');
-  t.is(await neighbourLimit(host), undefined);
+  // What this machine says must not count: the engine host is elsewhere.
+  host.files.delete('/proc/sys/net/bridge/bridge-nf-call-iptables');
+  host.routeList = ['10.9.0.0/16'];
+  const runtime = new FakeRuntime();
+  const route =
+    'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\nbr0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF';
+  runtime.execOutput = (call) =>
+    call.args?.[0] === 'sh'
+      ? {
+          exitCode: 0,
+          stdout: `\x1e/proc/net/route\x1f${route}\n\x1e/proc/sys/net/bridge/bridge-nf-call-iptables\x1f1\n\x1e/proc/sys/net/ipv4/neigh/default/gc_thresh3\x1f4096\n\x1e/proc/net/stat/arp_cache\x1f\x15\x1eiptables --version\x1fiptables v1.8.9 (nf_tables)\n`,
+          stderr: '',
+        }
+      : undefined;
+  const view = await engineSide(host, runtime, async () => 'podlab-node:test');
+  t.is(view.where, 'the engine host, through a helper container');
+  t.deepEqual(await view.routes(), ['172.17.0.0/16']);
+  t.deepEqual(
+    (await fastFindings(view)).map((f) => [f.id, f.status]),
+    [
+      ['bridge-netfilter', 'ok'],
+      ['capabilities', 'ok'],
+    ],
+  );
+  t.is(await neighbourLimit(view), 4096);
+  t.is(await view.read('/proc/net/stat/arp_cache'), undefined);
+  t.is(await view.run('iptables', ['--version']), 'iptables v1.8.9 (nf_tables)');
+  const helpers = runtime.calls.filter((c) => c.method === 'runContainer');
+  t.is(helpers.length, 1, 'one helper, read once');
+  t.is(runtime.containers.size, 0, 'and removed');
+  const created = runtime.calls.find((c) => c.method === 'runContainer')!;
+  t.regex(created.target!, /^podlab-helper-host-/);
+  t.is(view.owner(), host.owner());
+});
+
+test('the engine host is this machine only when this process routes to the engine’s own networks', (t) => {
+  const networks = [{ subnets: ['172.17.0.0/16'] }, { subnets: ['172.31.5.0/24'] }];
+  t.true(sharesNetwork(['172.17.0.0/16', '10.0.0.0/8'], networks));
+  t.false(sharesNetwork([], networks), 'a namespace with only loopback');
+  t.false(sharesNetwork(['192.168.65.0/24'], networks), 'a laptop beside Docker Desktop’s VM');
+  t.deepEqual(
+    parseSnapshot('\x1ea\x1f 1 \n\x1eb\x1f\x15\x1ec\x1f'),
+    new Map([
+      ['a', '1'],
+      ['b', undefined],
+      ['c', ''],
+    ]),
+  );
 });
 
 test('status lists a pod’s containers in the order the topology declares them', async (t) => {
