@@ -25,9 +25,10 @@ export const Label = {
 
 /**
  * What a labelled container is to the lab. A `record` container is never started: its labels hold the
- * topology of a lab changed in place (labels cannot be changed, so each change makes a new one).
+ * topology of a lab changed in place (labels cannot be changed, so each change makes a new one). A
+ * `helper` is short-lived (the outside client of `lab test`): it is no part of the lab's state.
  */
-export type Role = 'node' | 'sandbox' | 'container' | 'record';
+export type Role = 'node' | 'sandbox' | 'container' | 'record' | 'helper';
 
 /** Filter for everything that belongs to one lab (or to any lab when `lab` is omitted). */
 export function labFilter(lab?: string): Record<string, string> {

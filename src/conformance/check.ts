@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { contains, parseCidr, parseIp } from '../net/ipv4.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState, PodState } from '../state/observe.js';
+import type { Outside } from './outside.js';
 import type { Probes } from './probes.js';
 
 export type { PodState } from '../state/observe.js';
@@ -33,11 +34,8 @@ export interface CheckContext {
   runtime: Runtime;
   state: LabState;
   probes: Probes;
-  /**
-   * The lab's host reaching a node IP (NodePorts), waiting at most `timeoutMs`; injectable so tests can
-   * do without the network.
-   */
-  fetchFromHost(url: string, timeoutMs: number): Promise<string>;
+  /** A client outside the cluster on the node network (outside.ts): it fetches node IP URLs. */
+  outside: Pick<Outside, 'http'>;
   clock: Clock;
 }
 

@@ -6,6 +6,7 @@ import type { Host } from '../host/host.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { type CheckResult, checks, runChecks } from './checks.js';
+import { Outside } from './outside.js';
 import { Probes } from './probes.js';
 import type { RunTimings } from './report.js';
 
@@ -58,6 +59,7 @@ export async function conformanceRun(
   if (crowded)
     warn(`warning: ${crowded.message}; a check that fails so may be this, not the lab\n  → ${crowded.fix}`);
   const probes = new Probes(runtime, state, clock);
+  const outside = new Outside(runtime, state);
   const timings: RunTimings = {};
   const time = async <T>(part: string, work: () => Promise<T>): Promise<T> => {
     const started = clock.now();
@@ -71,10 +73,9 @@ export async function conformanceRun(
   let results: CheckResult[];
   try {
     const selected = only?.length ? checks.filter((c) => only.includes(c.id)) : checks;
-    results = await time('checks', () =>
-      runChecks({ runtime, state, probes, fetchFromHost, clock }, selected),
-    );
+    results = await time('checks', () => runChecks({ runtime, state, probes, outside, clock }, selected));
   } finally {
+    await outside.stop().catch((error: unknown) => warn(`warning: ${messageOf(error)}`));
     // The verdict stands whatever stopping the listeners says; a listener left over is stopped by
     // the next run's probe-serve.
     await time('stop', () =>
@@ -97,11 +98,4 @@ export function describeTimings(run: ConformanceRun): string {
     `failed probes asked again: ${t.confirmedProbes ?? 0}, ${s(t.confirm)}`,
     `listeners stopped ${s(t.stop)}`,
   ].join(' · ');
-}
-
-/** Fetches a URL from the lab's host within `timeoutMs`; used for NodePorts only (node IPs). */
-export async function fetchFromHost(url: string, timeoutMs: number): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.text();
 }

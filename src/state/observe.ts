@@ -189,7 +189,7 @@ export async function observeLab(
   const record = labelled
     .filter((c) => c.labels[Label.role] === 'record')
     .sort((a, b) => generationOf(b) - generationOf(a))[0];
-  const containers = labelled.filter((c) => c.labels[Label.role] !== 'record');
+  const containers = labelled.filter((c) => !['record', 'helper'].includes(c.labels[Label.role] ?? ''));
   const topologyHash =
     record?.labels[Label.topologyHash] ??
     network?.labels[Label.topologyHash] ??

@@ -11,7 +11,7 @@ const exercise: Exercise = {
     'A NodePort Service answers on every node’s IP but one. kube-proxy programs NodePorts on every node, ' +
     'in the KUBE-NODEPORTS chain. Find the node that lacks the rule and add it back.',
   hints: [
-    'Which node does nodeport-external name? From the host: curl http://NODE-IP:NODEPORT/',
+    'Which node does nodeport-external name? Ask it from another node: lab exec OTHER-NODE -- curl http://NODE-IP:NODEPORT/',
     'Compare lab exec NODE -- iptables -t nat -S KUBE-NODEPORTS across nodes.',
     'The rule jumps to the Service’s KUBE-EXT-* chain: iptables -t nat -A KUBE-NODEPORTS -p tcp -m tcp --dport PORT -j KUBE-EXT-…',
   ],
