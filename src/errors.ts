@@ -69,6 +69,11 @@ export class RuntimeError extends LabError {
   readonly exitCode = ExitCode.runtime;
 }
 
+/** A host port that a lab publishes is held by something else on the engine host. */
+export class HostPortTakenError extends LabError {
+  readonly exitCode = ExitCode.invalid;
+}
+
 /** No Docker engine answers at the address podlab uses (none runs, or it went away mid-command). */
 export class EngineUnreachableError extends RuntimeError {}
 

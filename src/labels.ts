@@ -21,6 +21,8 @@ export const Label = {
   allocationHash: 'io.podlab.allocation-hash',
   /** On a record container: how many changes were applied in place; the highest record is the lab's. */
   generation: 'io.podlab.generation',
+  /** On the publisher: the ports it publishes (plan/publish.ts), as JSON. */
+  published: 'io.podlab.published',
 } as const;
 
 /**
@@ -28,7 +30,7 @@ export const Label = {
  * topology of a lab changed in place (labels cannot be changed, so each change makes a new one). A
  * `helper` is short-lived (the outside client of `lab test`): it is no part of the lab's state.
  */
-export type Role = 'node' | 'sandbox' | 'container' | 'record' | 'helper';
+export type Role = 'node' | 'sandbox' | 'container' | 'publisher' | 'record' | 'helper';
 
 /** Filter for everything that belongs to one lab (or to any lab when `lab` is omitted). */
 export function labFilter(lab?: string): Record<string, string> {

@@ -38,6 +38,7 @@ export function statusJson(state: LabState) {
         protocol: p.protocol,
         targetPort: p.targetPort,
         ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+        ...(p.hostPort !== undefined ? { hostIP: p.hostIP, hostPort: p.hostPort } : {}),
       })),
       endpoints: s.endpoints.map(({ pod, ip, node, ready }) => ({ pod, ip, node, ready })),
     })),

@@ -1,9 +1,10 @@
-import { agent, type CniLine, jsonLines } from '../agent/agent.js';
+import { agent, agentSteps, type CniLine, jsonLines } from '../agent/agent.js';
 import { PodFailedError, RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { Label, labFilter } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
-import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from '../plan/types.js';
+import { publishHooks } from '../plan/publish.js';
+import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { count } from '../text.js';
 import { engineConcurrency, mapLimit } from './limit.js';
@@ -67,7 +68,11 @@ export function upActions(): Action[] {
       phase: 'nodes',
       title: 'Starting nodes',
       async run({ runtime, plan }) {
-        await mapLimit(plan.nodes, engineConcurrency, (n) => runtime.runContainer(n.container));
+        const containers = [
+          ...plan.nodes.map((n) => n.container),
+          ...(plan.publisher ? [plan.publisher.container] : []),
+        ];
+        await mapLimit(containers, engineConcurrency, (c) => runtime.runContainer(c));
       },
     },
     {
@@ -75,8 +80,8 @@ export function upActions(): Action[] {
       title: 'Configuring nodes: bridge CNI config, host routes, Service rules',
       async run({ runtime, plan }) {
         // One exec per node for all three: none of them depends on the pods.
-        await Promise.all(
-          plan.nodes.map((n) =>
+        await Promise.all([
+          ...plan.nodes.map((n) =>
             agent(runtime, nodeRef(n), ['configure'], '', {
               PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
               PODLAB_ROUTES: n.routes.join('\n'),
@@ -84,7 +89,8 @@ export function upActions(): Action[] {
               PODLAB_HOOKS: serviceHooks.join('\n'),
             }),
           ),
-        );
+          ...(plan.publisher ? [configurePublisher(runtime, plan.publisher)] : []),
+        ]);
       },
     },
     {
@@ -246,5 +252,18 @@ export async function markReady(runtime: Runtime, plan: LabPlan): Promise<void> 
         );
       }
     }),
+  );
+}
+
+/** Routes the publisher's connections to the Service range through the first node, and loads its rules: one exec. */
+export async function configurePublisher(runtime: Runtime, publisher: PublisherPlan): Promise<void> {
+  await agentSteps(
+    runtime,
+    { name: 'the publisher of host ports', container: publisher.container.name },
+    [
+      { verb: 'ip-batch', input: publisher.routes.join('\n') },
+      { verb: 'iptables', input: publisher.rules },
+    ],
+    { PODLAB_HOOKS: publishHooks.join('\n') },
   );
 }

@@ -7,12 +7,13 @@ import { Label, labFilter } from '../labels.js';
 import { allocationHash, allocationOf } from '../plan/allocation.js';
 import type { LabDiff } from '../plan/diff.js';
 import { reloadServiceRules, serviceHooks } from '../plan/kube-proxy.js';
-import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from '../plan/types.js';
+import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from '../plan/types.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import { generationOf } from '../state/observe.js';
 import { count } from '../text.js';
 import {
   type Action,
+  configurePublisher,
   createPods,
   ensureUserImages,
   markReady,
@@ -41,6 +42,8 @@ export interface ChangeSteps {
   pods: PodPlan[];
   /** Containers created: those of the new pods, and new or changed ones in pods that stay. */
   containers: ContainerSpec[];
+  /** The publisher of host ports to create and configure. */
+  publisher?: PublisherPlan;
 }
 
 /**
@@ -85,8 +88,10 @@ export function changeSteps(
     ...nodes.map((n) => n.container.name),
     ...pods.map((p) => p.sandbox.name),
     ...containers.map((c) => c.name),
+    ...(diff.publisher && from.publisher ? [from.publisher.container.name] : []),
+    ...(diff.publisher && to.publisher ? [to.publisher.container.name] : []),
   ]);
-  const stage: Record<string, number> = { container: 0, sandbox: 1, node: 2 };
+  const stage: Record<string, number> = { container: 0, publisher: 0, sandbox: 1, node: 2 };
   const remove = observed
     .filter((c) => c.labels[Label.role] !== 'record' && gone.has(c.name))
     .sort((a, b) => (stage[a.labels[Label.role] ?? ''] ?? 0) - (stage[b.labels[Label.role] ?? ''] ?? 0));
@@ -110,6 +115,7 @@ export function changeSteps(
     ...(diff.rules ? { rules: reloadServiceRules(from.serviceRules, to.serviceRules) } : {}),
     pods,
     containers,
+    ...(diff.publisher && to.publisher ? { publisher: to.publisher } : {}),
   };
 }
 
@@ -170,35 +176,39 @@ export function changeActions(
               );
           }),
         );
-        for (const role of ['container', 'sandbox', 'node']) {
-          const batch = steps.remove.filter((c) => (c.labels[Label.role] ?? 'container') === role);
+        for (const roles of [['container', 'publisher'], ['sandbox'], ['node']]) {
+          const batch = steps.remove.filter((c) => roles.includes(c.labels[Label.role] ?? 'container'));
           await mapLimit(batch, engineConcurrency, (c) => runtime.removeContainer(c.id));
         }
       },
     });
   }
-  if (steps.nodes.length > 0)
+  const publisher = steps.publisher;
+  if (steps.nodes.length > 0 || publisher)
     actions.push({
       phase: 'nodes',
-      title: `Starting ${count(steps.nodes.length, 'node')}`,
+      title: `Starting ${[steps.nodes.length ? count(steps.nodes.length, 'node') : '', publisher ? 'the publisher of host ports' : ''].filter(Boolean).join(' and ')}`,
       async run({ runtime }) {
-        await mapLimit(steps.nodes, engineConcurrency, (n) => runtime.runContainer(n.container));
+        const specs = [...steps.nodes.map((n) => n.container), ...(publisher ? [publisher.container] : [])];
+        await mapLimit(specs, engineConcurrency, (c) => runtime.runContainer(c));
       },
     });
   const routed = Object.keys(steps.routes);
-  if (steps.nodes.length > 0 || routed.length > 0 || steps.rules !== undefined) {
+  if (steps.nodes.length > 0 || routed.length > 0 || steps.rules !== undefined || publisher) {
     const parts = [
       steps.nodes.length ? `${count(steps.nodes.length, 'new node')} in full` : '',
       routed.length ? `routes on ${routed.join(', ')}` : '',
       steps.rules !== undefined ? 'Service rules on every node' : '',
+      publisher ? 'the host ports' : '',
     ].filter(Boolean);
     actions.push({
       phase: 'configure',
       title: `Configuring ${parts.join(', ')}`,
       async run({ runtime }) {
         const added = new Set(steps.nodes.map((n) => n.name));
-        await Promise.all(
-          to.nodes.map(async (n) => {
+        await Promise.all([
+          ...(publisher ? [configurePublisher(runtime, publisher)] : []),
+          ...to.nodes.map(async (n) => {
             if (added.has(n.name)) {
               await agent(runtime, nodeRef(n), ['configure'], '', {
                 PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
@@ -217,7 +227,7 @@ export function changeActions(
             if (work.length)
               await agentSteps(runtime, nodeRef(n), work, { PODLAB_HOOKS: serviceHooks.join('\n') });
           }),
-        );
+        ]);
       },
     });
   }

@@ -17,9 +17,14 @@ export type Existing =
   /** An earlier run did not finish: remove what it left and build. */
   | { kind: 'leftovers'; what: string };
 
-/** Containers a complete lab has: nodes, sandboxes and pod containers. */
+/** Containers a complete lab has: nodes, sandboxes, pod containers and the publisher of host ports. */
 export function expectedContainers(plan: LabPlan): number {
-  return plan.nodes.length + plan.pods.length + plan.pods.reduce((n, p) => n + p.containers.length, 0);
+  return (
+    plan.nodes.length +
+    plan.pods.length +
+    plan.pods.reduce((n, p) => n + p.containers.length, 0) +
+    (plan.publisher ? 1 : 0)
+  );
 }
 
 /**

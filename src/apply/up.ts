@@ -19,6 +19,7 @@ import { count } from '../text.js';
 import { type Action, type PullMode, upActions, userImages } from './actions.js';
 import { applyChange } from './change.js';
 import { decideExisting } from './decide.js';
+import { refuseTakenHostPorts } from './host-ports.js';
 import { planChange, planFor } from './prepare.js';
 import { removeLab } from './remove.js';
 import { applyPlan, type PhaseTimings } from './run.js';
@@ -105,6 +106,7 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
     case 'different': {
       const change = await planInPlace(deps, existing!, topology);
       if (run.dryRun) return { kind: 'preview', action: 'change', plan: change.to, change };
+      if (change.diff.publisher) await refuseTakenHostPorts(runtime, host, change.to);
       const lines = describeDiff(change.diff, change.from, change.to);
       io.err(
         `lab ${topology.name} is up with another topology; changing it in place:\n${lines.map((l) => `  ${l}`).join('\n') || '  (nothing that runs changes; the new topology is recorded)'}`,
@@ -139,6 +141,7 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
   }
 
   await refuseMissingImages(runtime, plan, run.pull);
+  await refuseTakenHostPorts(runtime, host, plan);
   const crowded = neighbourWarning(plan, await neighbourLimit(host));
   if (crowded) io.err(`warning: ${crowded.message}\n  → ${crowded.fix}`);
 

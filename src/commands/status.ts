@@ -3,9 +3,9 @@ import { ExitCode, LabStateError } from '../errors.js';
 import { type LabState, observeLab } from '../state/observe.js';
 import { type CommandContext, labName } from './context.js';
 
-/** `80/TCP→http:30080`: a Service port as status shows it. */
+/** `80/TCP→http node:30080 host:127.0.0.1:8080`: a Service port as status shows it. */
 function formatPort(p: LabState['services'][number]['ports'][number]): string {
-  return `${p.port}/${p.protocol}→${p.targetPort}${p.nodePort !== undefined ? ` node:${p.nodePort}` : ''}`;
+  return `${p.port}/${p.protocol}→${p.targetPort}${p.nodePort !== undefined ? ` node:${p.nodePort}` : ''}${p.hostPort !== undefined ? ` host:${p.hostIP}:${p.hostPort}` : ''}`;
 }
 
 /** A lab as aligned text columns. */

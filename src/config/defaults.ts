@@ -42,6 +42,7 @@ export function withDefaults(raw: RawTopology, file: string): Topology {
         ...p,
         protocol: p.protocol ?? 'TCP',
         targetPort: p.targetPort ?? p.port,
+        ...(p.hostPort !== undefined ? { hostIP: p.hostIP ?? defaults.hostIP } : {}),
       })),
     })),
     exercises: (raw.exercises ?? []).map((e) => resolve(base, e)),

@@ -161,6 +161,17 @@ export const topologySchema = {
                 targetPort: { type: ['integer', 'string'] },
                 protocol: { enum: ['TCP', 'UDP'] },
                 nodePort: { type: 'integer' },
+                hostPort: {
+                  type: 'integer',
+                  minimum: 1,
+                  maximum: 65535,
+                  description: 'Publishes this Service port on the engine host at hostIP:hostPort.',
+                },
+                hostIP: {
+                  type: 'string',
+                  description:
+                    'The engine host address of hostPort (default 127.0.0.1; 0.0.0.0 for every address).',
+                },
               },
             },
           },

@@ -90,6 +90,10 @@ export interface ServicePortConfig {
   targetPort: number | string;
   protocol: 'TCP' | 'UDP';
   nodePort?: number;
+  /** Publishes this port on the engine host (`curl localhost:N` on a laptop with Docker Desktop). */
+  hostPort?: number;
+  /** The engine host's address it is published on: 127.0.0.1 unless written out (0.0.0.0: every address). */
+  hostIP?: string;
 }
 
 /** Defaults of format podlab/v1; changing one changes labs that omit it, so they are part of the format. */
@@ -106,6 +110,8 @@ export const defaults = {
   image: 'podlab-node',
   restartPolicy: 'Always',
   imagePullPolicy: 'IfNotPresent',
+  /** Where a Service port's hostPort is published unless hostIP says otherwise: never beyond the host. */
+  hostIP: '127.0.0.1',
 } as const;
 
 /** NodePort range of a default Kubernetes API server. */

@@ -67,10 +67,14 @@ export function checkCluster(topology: Topology, report: Report): ClusterFacts {
   }
   if (cluster.nodeSubnet !== undefined && cidrOk.get('cluster.nodeSubnet')) {
     const hosts = size(parseCidr(cluster.nodeSubnet)) - 3;
-    if (hosts < topology.nodes.length) {
+    // Published host ports need one more address on the node network: their publisher's.
+    const publisher = topology.services.some((svc) => svc.ports.some((p) => p.hostPort !== undefined))
+      ? 1
+      : 0;
+    if (hosts < topology.nodes.length + publisher) {
       report(
         ['cluster', 'nodeSubnet'],
-        `${cluster.nodeSubnet} holds ${count(Math.max(0, hosts), 'node')} besides its gateway; this lab has ${topology.nodes.length}`,
+        `${cluster.nodeSubnet} holds ${count(Math.max(0, hosts), 'node')} besides its gateway; this lab has ${topology.nodes.length}${publisher ? ' and the publisher of its hostPorts' : ''}`,
       );
     }
   }

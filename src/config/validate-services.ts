@@ -28,6 +28,7 @@ export function checkServices(
   const clusterIPs = new Map<string, string>();
   if (dnsIp !== undefined) clusterIPs.set(topology.dns.clusterIP, 'dns.clusterIP');
   const nodePorts = new Map<number, string>();
+  const hostPorts: { ip: string; port: number; protocol: string; who: string }[] = [];
   topology.services.forEach((svc, i) => {
     const path: PathPart[] = ['services', i];
     checkName(
@@ -122,6 +123,41 @@ export function checkServices(
         } else if (nodePorts.has(p.nodePort))
           report([...ppath, 'nodePort'], `nodePort ${p.nodePort} is taken by ${nodePorts.get(p.nodePort)}`);
         else nodePorts.set(p.nodePort, `Service ${key}`);
+      }
+      if (p.hostIP !== undefined && p.hostPort === undefined)
+        report([...ppath, 'hostIP'], 'hostIP goes with hostPort: the port to publish on that address');
+      if (p.hostPort !== undefined) {
+        const ip = p.hostIP ?? '127.0.0.1';
+        if (svc.type === 'ExternalName' || svc.clusterIP === 'None')
+          report(
+            [...ppath, 'hostPort'],
+            `hostPort needs a Service with a ClusterIP; ${key} is ${svc.type === 'ExternalName' ? 'an ExternalName Service' : 'headless (clusterIP: None)'}`,
+          );
+        else if (parseIp(ip) === undefined)
+          report(
+            [...ppath, 'hostIP'],
+            `"${ip}" is not an IPv4 address (127.0.0.1 by default, 0.0.0.0 for every address)`,
+          );
+        else {
+          const clash = hostPorts.find(
+            (h) =>
+              h.port === p.hostPort &&
+              h.protocol === p.protocol &&
+              (h.ip === ip || h.ip === '0.0.0.0' || ip === '0.0.0.0'),
+          );
+          if (clash)
+            report(
+              [...ppath, 'hostPort'],
+              `hostPort ${ip}:${p.hostPort}/${p.protocol} is taken by ${clash.who}`,
+            );
+          else
+            hostPorts.push({
+              ip,
+              port: p.hostPort,
+              protocol: p.protocol,
+              who: `Service ${key} port ${p.port}`,
+            });
+        }
       }
     });
     if (svc.type !== 'ExternalName' && Object.keys(svc.selector).length > 0) {

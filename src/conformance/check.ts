@@ -36,6 +36,8 @@ export interface CheckContext {
   probes: Probes;
   /** A client outside the cluster on the node network (outside.ts): it fetches node IP URLs. */
   outside: Pick<Outside, 'http'>;
+  /** A client in the engine host's own network namespace: it fetches published host ports. */
+  engineHost: Pick<Outside, 'http'>;
   clock: Clock;
 }
 

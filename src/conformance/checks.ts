@@ -2,7 +2,7 @@ import { type Check, type CheckContext, type CheckOutcome, type CheckResult, fai
 import { dnsCrossNamespace, dnsFqdn, dnsPodNetwork, dnsResolvConf, dnsSameNamespace } from './dns.js';
 import { podLocalhost } from './localhost.js';
 import { nodeToPodNoNat, podToNodeNoNat, podToPodNoNat, selfIpEqualsSeenIp } from './no-nat.js';
-import { nodeportExternal } from './nodeport.js';
+import { hostPort, nodeportExternal } from './nodeport.js';
 import { nodeRoutes } from './routes.js';
 import { podToService } from './services.js';
 
@@ -18,6 +18,7 @@ export const checks: Check[] = [
   nodeRoutes,
   podToService,
   nodeportExternal,
+  hostPort,
   dnsSameNamespace,
   dnsCrossNamespace,
   dnsFqdn,

@@ -60,6 +60,7 @@ export async function conformanceRun(
     warn(`warning: ${crowded.message}; a check that fails so may be this, not the lab\n  → ${crowded.fix}`);
   const probes = new Probes(runtime, state, clock);
   const outside = new Outside(runtime, state);
+  const engineHost = new Outside(runtime, state, 'engine-host');
   const timings: RunTimings = {};
   const time = async <T>(part: string, work: () => Promise<T>): Promise<T> => {
     const started = clock.now();
@@ -73,9 +74,12 @@ export async function conformanceRun(
   let results: CheckResult[];
   try {
     const selected = only?.length ? checks.filter((c) => only.includes(c.id)) : checks;
-    results = await time('checks', () => runChecks({ runtime, state, probes, outside, clock }, selected));
+    results = await time('checks', () =>
+      runChecks({ runtime, state, probes, outside, engineHost, clock }, selected),
+    );
   } finally {
-    await outside.stop().catch((error: unknown) => warn(`warning: ${messageOf(error)}`));
+    for (const client of [outside, engineHost])
+      await client.stop().catch((error: unknown) => warn(`warning: ${messageOf(error)}`));
     // The verdict stands whatever stopping the listeners says; a listener left over is stopped by
     // the next run's probe-serve.
     await time('stop', () =>

@@ -55,3 +55,50 @@ export const nodeportExternal: Check = {
     return pass(expected, `${targets.length} of ${targets.length} node ports answered${seen}`);
   },
 };
+
+/** Every published host port (TCP) and the URL that reaches it on the engine host (pure). */
+export function hostPortTargets(state: LabState): { svc: string; where: string; url: string }[] {
+  return (state.plan?.published ?? [])
+    .filter((p) => p.protocol === 'TCP')
+    .map((p) => ({
+      svc: p.service,
+      where: `${p.hostIP}:${p.hostPort}`,
+      url: `http://${p.hostIP === '0.0.0.0' ? '127.0.0.1' : p.hostIP}:${p.hostPort}/`,
+    }));
+}
+
+export const hostPort: Check = {
+  id: 'host-port',
+  rule: 'a Service port published with hostPort answers on the engine host at hostIP:hostPort, from a pod of the Service',
+  async run(ctx) {
+    const expected = 'each published host port answers on the engine host, from one of its Service’s pods';
+    const targets = hostPortTargets(ctx.state);
+    if (targets.length === 0) return skip(expected, 'no Service port is published with hostPort (TCP)');
+    const endpoints = new Map(ctx.state.services.map((s) => [s.key, new Set(s.endpoints.map((e) => e.ip))]));
+    const first = await ctx.engineHost.http(targets.map((t) => ({ url: t.url })));
+    const slowest = Math.max(0, ...first.map((r) => r.ms));
+    const missed = first.filter((r) => r.code !== 0).map((r) => ({ url: r.url, timeout: patience(slowest) }));
+    const again = missed.length ? await ctx.engineHost.http(missed) : [];
+    const failures: string[] = [];
+    for (const [i, t] of targets.entries()) {
+      const r = first[i]!.code === 0 ? first[i]! : (again.find((a) => a.url === t.url) ?? first[i]!);
+      const echo = parseEcho(r.body);
+      if (r.code !== 0) failures.push(`${t.svc} on ${t.where}: ${r.error || `curl exit ${r.code}`}`);
+      else if ((endpoints.get(t.svc)?.size ?? 0) === 0)
+        failures.push(`${t.svc} on ${t.where}: answered, but the Service has no endpoints`);
+      else if (echo && !endpoints.get(t.svc)?.has(echo.ip))
+        failures.push(`${t.svc} on ${t.where}: answered by ${echo.ip}, which is no endpoint of it`);
+    }
+    return failures.length
+      ? fail(
+          expected,
+          failures.join('\n'),
+          [],
+          `look at the publisher: docker port podlab-${ctx.state.name}_publish, and lab exec ${ctx.state.nodes[0]?.name ?? 'NODE'} -- iptables -t nat -S KUBE-SERVICES`,
+        )
+      : pass(
+          expected,
+          `${targets.length} of ${targets.length} host ports answered from a pod: ${targets.map((t) => t.where).join(', ')}`,
+        );
+  },
+};

@@ -2,6 +2,7 @@ import { agent } from '../agent/agent.js';
 import { Label } from '../labels.js';
 import { formatIp, hostAt, parseCidr, size } from '../net/ipv4.js';
 import { names } from '../plan/names.js';
+import type { ContainerSpec } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState } from '../state/observe.js';
 import { type HttpResult, parseHttpLines } from './probes.js';
@@ -29,9 +30,10 @@ export function outsideAddress(
 const lifetimeSeconds = 3600;
 
 /**
- * A client outside the cluster, as a user's machine is: a short-lived container on the lab's node
- * network that is not a node (no pod routes, no kube-proxy rules). It reaches only node IPs. Works
- * wherever the engine is, since nothing leaves from the CLI's own network. Started on first use.
+ * A client outside the cluster, as a user's machine is: a short-lived container that is not a node
+ * (no pod routes, no kube-proxy rules), on the lab's node network (it reaches only node IPs) or in the
+ * engine host's own network namespace (published host ports, as a curl on that host). Works wherever
+ * the engine is, since nothing leaves from the CLI's own network. Started on first use.
  */
 export class Outside {
   private started: Promise<string> | undefined;
@@ -39,9 +41,10 @@ export class Outside {
   constructor(
     private readonly runtime: Runtime,
     private readonly state: LabState,
+    private readonly where: 'node-network' | 'engine-host' = 'node-network',
   ) {}
 
-  /** Fetches each URL (node IP URLs only) from the outside client, concurrently. */
+  /** Fetches each URL from the client, concurrently. */
   async http(probes: { url: string; timeout?: number }[]): Promise<HttpResult[]> {
     const name = await this.start();
     const input = probes.map((p) => `- ${p.url}${p.timeout ? ` ${p.timeout}` : ''}`).join('\n');
@@ -71,22 +74,27 @@ export class Outside {
   private start(): Promise<string> {
     this.started ??= (async () => {
       const { state } = this;
-      const ip = outsideAddress(
-        state.nodeSubnet,
-        state.nodes.map((n) => n.ip),
-      );
-      if (!ip)
-        throw new Error(
-          `the node subnet ${state.nodeSubnet} has no address left for a client outside the cluster`,
+      let network: ContainerSpec['network'] = { mode: 'host' };
+      if (this.where === 'node-network') {
+        const ip = outsideAddress(
+          state.nodeSubnet,
+          state.nodes.map((n) => n.ip),
+          state.plan?.publisher ? [state.plan.publisher.ip] : [],
         );
-      const name = `podlab-${state.name}_outside-${process.pid}`;
+        if (!ip)
+          throw new Error(
+            `the node subnet ${state.nodeSubnet} has no address left for a client outside the cluster`,
+          );
+        network = { mode: 'bridge', network: state.network?.name ?? names.network(state.name), ip };
+      }
+      const name = `podlab-${state.name}_${this.where === 'node-network' ? 'outside' : 'host'}-${process.pid}`;
       await this.runtime.runContainer({
         name,
         image: state.plan?.image ?? state.network?.labels[Label.image] ?? '',
         labels: { [Label.lab]: state.name, [Label.role]: 'helper' },
         env: {},
         cmd: ['sleep', String(lifetimeSeconds)],
-        network: { mode: 'bridge', network: state.network?.name ?? names.network(state.name), ip },
+        network,
         capAdd: [],
         sysctls: {},
         autoRemove: true,

@@ -16,6 +16,8 @@ export const engineHostFiles = [
 export const engineHostCommands = [
   ['iptables', '--version'],
   ['iptables', '-S', 'FORWARD'],
+  // Listening sockets: a lab's hostPort must be free.
+  ['ss', '-Hltnu'],
 ] as const;
 
 /** Separators of the helper's output: record, key/value, and "missing". */

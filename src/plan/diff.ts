@@ -32,6 +32,8 @@ export interface LabDiff {
   rules: boolean;
   /** Route changes of each node that stays, as `ip -batch` lines (only nodes with changes). */
   routes: Record<string, string[]>;
+  /** The publisher of host ports comes, goes or is created again (its ports or rules change). */
+  publisher?: 'added' | 'removed' | 'replaced';
 }
 
 /** Fields that a running lab cannot change: every address, route and config depends on them. */
@@ -157,7 +159,23 @@ export function diffPlans(from: LabPlan, to: LabPlan): LabDiff {
     services,
     rules: from.serviceRules !== to.serviceRules,
     routes,
+    ...publisherChange(from, to),
   };
+}
+
+function publisherChange(from: LabPlan, to: LabPlan): Pick<LabDiff, 'publisher'> {
+  const [a, b] = [from.publisher, to.publisher];
+  if (!a && b) return { publisher: 'added' };
+  if (a && !b) return { publisher: 'removed' };
+  if (
+    a &&
+    b &&
+    (specKey(a.container) !== specKey(b.container) ||
+      a.rules !== b.rules ||
+      stableJson(a.routes) !== stableJson(b.routes))
+  )
+    return { publisher: 'replaced' };
+  return {};
 }
 
 function containerChanges(was: PodPlan, pod: PodPlan): PodContainersDiff {
@@ -184,7 +202,9 @@ export function diffIsEmpty(diff: LabDiff): boolean {
       diff.pods.replaced.length +
       diff.containers.length +
       Object.keys(diff.routes).length ===
-      0 && !diff.rules
+      0 &&
+    !diff.rules &&
+    diff.publisher === undefined
   );
 }
 
@@ -240,6 +260,12 @@ export function describeDiff(diff: LabDiff, from: LabPlan, to: LabPlan): string[
     );
   }
   if (diff.rules) lines.push('~ kube-proxy rules: reloaded on every node');
+  const hostPorts = (plan: LabPlan) =>
+    plan.published.map((p) => `${p.hostIP}:${p.hostPort} → ${p.service}:${p.port}`).join(', ');
+  if (diff.publisher === 'added') lines.push(`+ host ports: ${hostPorts(to)}`);
+  if (diff.publisher === 'removed') lines.push(`- host ports: ${hostPorts(from)}`);
+  if (diff.publisher === 'replaced')
+    lines.push(`~ host ports: ${hostPorts(to) || '(none)'} (its publisher is created again)`);
   const routed = Object.keys(diff.routes);
   if (routed.length) lines.push(`~ routes: changed on ${routed.join(', ')}`);
   return lines;

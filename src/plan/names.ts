@@ -7,6 +7,8 @@ export const names = {
   sandbox: (lab: string, namespace: string, pod: string) => `podlab-${lab}-${namespace}.${pod}`,
   container: (lab: string, namespace: string, pod: string, container: string) =>
     `podlab-${lab}-${namespace}.${pod}.${container}`,
+  /** `_` appears in no node, pod or container name, so no topology can take these. */
+  publisher: (lab: string) => `podlab-${lab}_publish`,
 } as const;
 
 /**

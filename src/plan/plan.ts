@@ -8,8 +8,9 @@ import type { Allocation } from './allocation.js';
 import { dnsmasqArgs } from './dns.js';
 import { renderServiceRules } from './kube-proxy.js';
 import { cniConfigPath, names, nodeCapabilities, nodeImageName, podMarker } from './names.js';
+import { publishedPorts, publisherAddress, publishRules } from './publish.js';
 import { dnsService, dnsServiceConfig, planServices } from './services.js';
-import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from './types.js';
+import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from './types.js';
 
 /** What the plan needs besides the topology; each is decided by the caller, so the plan stays pure. */
 export interface PlanInputs {
@@ -228,6 +229,35 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     };
   });
 
+  const published = publishedPorts(services);
+  const publisherIp = publisherAddress(inputs.nodeSubnet);
+  const publisher: PublisherPlan | undefined = published.length
+    ? {
+        ip: publisherIp,
+        container: {
+          name: names.publisher(lab),
+          image: inputs.nodeImage,
+          hostname: 'publisher',
+          labels: { ...common('publisher'), [Label.published]: JSON.stringify(published) },
+          env: {},
+          cmd: ['tini', '--', 'sleep', 'infinity'],
+          network: { mode: 'bridge', network: names.network(lab), ip: publisherIp },
+          capAdd: ['NET_ADMIN', 'NET_RAW'],
+          sysctls: { 'net.ipv4.ip_forward': '1' },
+          publish: published.map((p) => ({
+            port: p.hostPort,
+            protocol: p.protocol,
+            hostIP: p.hostIP,
+            hostPort: p.hostPort,
+          })),
+        },
+        routes: [
+          `route replace ${topology.cluster.serviceCIDR} via ${nodeBase.find((n) => n.name === dnsNode)!.ip}`,
+        ],
+        rules: publishRules(published),
+      }
+    : undefined;
+
   return {
     name: lab,
     topologyHash: hash,
@@ -257,6 +287,8 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       nodeSubnet: inputs.nodeSubnet,
     }),
     dns: { clusterIP: topology.dns.clusterIP, pod: dnsPod.key, node: dnsNode, podIP: dnsPod.ip },
+    published,
+    ...(publisher ? { publisher } : {}),
   };
 }
 

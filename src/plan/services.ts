@@ -1,6 +1,6 @@
 import { allocateClusterIPs, allocateNodePorts } from '../config/allocate.js';
 import { matches } from '../config/selector.js';
-import { dnsService, type ServiceConfig, type Topology } from '../config/types.js';
+import { defaults, dnsService, type ServiceConfig, type Topology } from '../config/types.js';
 import { PlanError } from '../errors.js';
 import { type Allocation, nodePortKey } from './allocation.js';
 import type { EndpointPlan, PodPlan, ServicePlan, ServicePortPlan } from './types.js';
@@ -59,6 +59,9 @@ export function planServices(
         protocol: port.protocol,
         ...(s.type === 'NodePort'
           ? { nodePort: port.nodePort ?? nodePorts.ports.get(`${key}:${port.port}/${port.protocol}`)! }
+          : {}),
+        ...(port.hostPort !== undefined
+          ? { hostPort: port.hostPort, hostIP: port.hostIP ?? defaults.hostIP }
           : {}),
         targetPort: port.targetPort,
         endpoints: selected.flatMap((pod) => {

@@ -1,3 +1,4 @@
+import type { PublishedPort } from './publish.js';
 /** How a container is attached to networks. */
 export type NetworkMode =
   | { mode: 'bridge'; network: string; ip: string }
@@ -31,6 +32,8 @@ export interface ContainerSpec {
   extraHosts?: string[];
   /** The engine removes it once it stops (short-lived helpers: nothing is left if podlab dies). */
   autoRemove?: boolean;
+  /** Ports the engine publishes on its host: `hostIP:hostPort` to this container's `port`. */
+  publish?: { port: number; protocol: 'TCP' | 'UDP'; hostIP: string; hostPort: number }[];
 }
 
 /** A Docker network the lab creates. */
@@ -88,6 +91,9 @@ export interface ServicePortPlan {
   port: number;
   protocol: 'TCP' | 'UDP';
   nodePort?: number;
+  /** Published on the engine host at hostIP:hostPort. */
+  hostPort?: number;
+  hostIP?: string;
   targetPort: number | string;
   endpoints: (EndpointPlan & { port: number })[];
 }
@@ -133,4 +139,17 @@ export interface LabPlan {
   /** kube-proxy's rules for every node, as `iptables-restore --noflush` input. */
   serviceRules: string;
   dns: DnsPlan;
+  /** Service ports published on the engine host (hostPort), and the container that publishes them. */
+  published: PublishedPort[];
+  publisher?: PublisherPlan;
+}
+
+/** The container that holds a lab's host ports and sends their connections on to the Services. */
+export interface PublisherPlan {
+  container: ContainerSpec;
+  ip: string;
+  /** `ip -batch` lines: the Service range via the first node. */
+  routes: string[];
+  /** Its nat rules (publish.ts), loaded with the hooks of `publishHooks`. */
+  rules: string;
 }

@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import {
   EngineUnreachableError,
+  HostPortTakenError,
   type LabError,
   NetworkInUseError,
   RuntimeError,
@@ -107,6 +108,13 @@ export class DockerRuntime implements Runtime {
           .filter(([, n]) => n.IPAddress)
           .map(([name, n]) => [name, n.IPAddress]),
       ),
+      published: (c.Ports ?? [])
+        .filter((p) => p.PublicPort)
+        .map((p) => ({
+          hostIP: p.IP || '0.0.0.0',
+          hostPort: p.PublicPort,
+          protocol: p.Type === 'udp' ? ('UDP' as const) : ('TCP' as const),
+        })),
     }));
   }
 
@@ -134,6 +142,20 @@ export class DockerRuntime implements Runtime {
         ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         Labels: spec.labels,
+        ...(spec.publish?.length
+          ? {
+              ExposedPorts: Object.fromEntries(
+                spec.publish.map((p) => [`${p.port}/${p.protocol.toLowerCase()}`, {}]),
+              ),
+            }
+          : {}),
+        ...(spec.publish?.length
+          ? {
+              ExposedPorts: Object.fromEntries(
+                spec.publish.map((p) => [`${p.port}/${p.protocol.toLowerCase()}`, {}]),
+              ),
+            }
+          : {}),
         // Docker refuses a hostname for containers that join another's network namespace.
         ...(spec.hostname !== undefined && network.mode !== 'container' ? { Hostname: spec.hostname } : {}),
         HostConfig: {
@@ -147,6 +169,16 @@ export class DockerRuntime implements Runtime {
             : {}),
           ...(spec.extraHosts ? { ExtraHosts: spec.extraHosts } : {}),
           ...(spec.autoRemove ? { AutoRemove: true } : {}),
+          ...(spec.publish?.length
+            ? {
+                PortBindings: Object.fromEntries(
+                  spec.publish.map((p) => [
+                    `${p.port}/${p.protocol.toLowerCase()}`,
+                    [{ HostIp: p.hostIP, HostPort: String(p.hostPort) }],
+                  ]),
+                ),
+              }
+            : {}),
         },
         ...(network.mode === 'bridge'
           ? {
@@ -348,6 +380,12 @@ export class DockerRuntime implements Runtime {
       return new SubnetTakenError(
         `could not ${what}: its subnet is taken: ${detail}`,
         'pick another cluster.nodeSubnet, or leave it out',
+        { cause: error },
+      );
+    if (/port is already allocated|address already in use/i.test(detail) && /start container/i.test(what))
+      return new HostPortTakenError(
+        `could not ${what}: a host port it publishes is taken: ${detail}`,
+        'free that port on the engine host, or publish the Service on another hostPort (lab status shows what each lab publishes)',
         { cause: error },
       );
     if (/active endpoints/i.test(detail))

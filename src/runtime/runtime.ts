@@ -27,6 +27,8 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   /** Address per network name. */
   ips: Record<string, string>;
+  /** Ports it publishes on the engine host. */
+  published?: { hostIP: string; hostPort: number; protocol: 'TCP' | 'UDP' }[];
 }
 
 /** Where a streaming exec sends its output as it comes. */

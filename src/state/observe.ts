@@ -126,6 +126,7 @@ function plannedOf(
   const missing = [
     ...plan.nodes.map((n) => n.container),
     ...plan.pods.flatMap((p) => [p.sandbox, ...p.containers]),
+    ...(plan.publisher ? [plan.publisher.container] : []),
   ]
     .map((c) => c.name)
     .filter((name) => !present.has(name));

@@ -43,7 +43,14 @@ async function podToService(answer: (probe: HttpProbe, n: number) => string) {
       return '';
     },
   } as unknown as Probes;
-  const ctx: CheckContext = { runtime, state, probes, outside: { http: async () => [] }, clock: fakeClock() };
+  const ctx: CheckContext = {
+    runtime,
+    state,
+    probes,
+    outside: { http: async () => [] },
+    engineHost: { http: async () => [] },
+    clock: fakeClock(),
+  };
   const [result] = await runChecks(
     ctx,
     checks.filter((c) => c.id === 'pod-to-service'),

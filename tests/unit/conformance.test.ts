@@ -152,7 +152,14 @@ services: [{name: web, namespace: shop, ports: [{port: 80}]}]
       throw new Error('nothing may be asked');
     },
   } as unknown as Probes;
-  const ctx: CheckContext = { runtime, state, probes, outside: { http: async () => [] }, clock: fakeClock() };
+  const ctx: CheckContext = {
+    runtime,
+    state,
+    probes,
+    outside: { http: async () => [] },
+    engineHost: { http: async () => [] },
+    clock: fakeClock(),
+  };
   const [fqdn] = await runChecks(
     ctx,
     checks.filter((c) => c.id === 'dns-fqdn'),
