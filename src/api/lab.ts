@@ -219,8 +219,8 @@ export class Lab implements AsyncDisposable {
   }
 
   /**
-   * A URL of a Service that the caller can reach: its NodePort on the first node's IP (a ClusterIP
-   * lives only inside the lab). `port`: the Service port's name or number (default its first).
+   * A URL of a Service that the caller can reach: its published host port (hostPort, on the engine
+   * host), else its NodePort on the first node's IP (a ClusterIP lives only inside the lab). `port`: the Service port's name or number (default its first).
    */
   async serviceUrl(service: string, port?: string | number): Promise<string> {
     const state = await this.state();
@@ -232,11 +232,13 @@ export class Lab implements AsyncDisposable {
       );
     const p = port === undefined ? svc.ports[0] : svc.ports.find((x) => x.name === port || x.port === port);
     if (!p) throw new UsageError(`Service ${service} has no port ${port}`);
+    // A published host port reaches it from the engine host (Docker Desktop forwards it to the laptop).
+    if (p.hostPort !== undefined) return `http://${p.hostIP === '0.0.0.0' ? '127.0.0.1' : p.hostIP}:${p.hostPort}/`;
     const node = state.nodes.find((n) => n.state === 'running');
     if (p.nodePort === undefined || !node)
       throw new UsageError(
-        `Service ${service} port ${p.port} has no NodePort, so nothing outside the lab reaches it`,
-        'make it type: NodePort, or reach its ClusterIP from inside the lab with lab.exec',
+        `Service ${service} port ${p.port} has neither a hostPort nor a NodePort, so nothing outside the lab reaches it`,
+        'give the port a hostPort (reachable on the engine host), or make it type: NodePort, or reach its ClusterIP from inside the lab with lab.exec',
       );
     return `http://${node.ip}:${p.nodePort}/`;
   }

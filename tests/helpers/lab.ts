@@ -71,10 +71,17 @@ export function exampleAs(
     .replace(/^name: demo\b/m, `name: ${name}`)
     .replace(/^ {2}# nodeSubnet: .*$/m, `  nodeSubnet: ${nodeSubnet}`)
     // The copy lives elsewhere: its exercise paths must still point into this checkout.
-    .replace(/^ {2}- templates\/exercises\//gm, `  - ${join(process.cwd(), 'templates', 'exercises')}/`);
+    .replace(/^ {2}- templates\/exercises\//gm, `  - ${join(process.cwd(), 'templates', 'exercises')}/`)
+    // Labs of the example run side by side: each publishes bar/foo on a host port of its own.
+    .replace(/hostPort: 8080\b/, `hostPort: ${hostPortFor(nodeSubnet)}`);
   if (!text.includes(`nodeSubnet: ${nodeSubnet}`))
     throw new Error('lab.example.yaml changed shape: nodeSubnet line not found');
   return writeTopology(edit(text));
+}
+
+/** A host port of a test lab's own, from its node subnet: 172.31.X.0/24 publishes on 18000 + X. */
+export function hostPortFor(nodeSubnet: string): number {
+  return 18000 + Number(nodeSubnet.split('.')[2]);
 }
 
 /** Removes what an earlier, interrupted run of this test left behind (the engine keeps containers). */
