@@ -90,7 +90,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .argument('[name]', 'lab name')
     .addOption(file())
     .option('--lab <name>', 'lab name (the same as NAME)')
-    .option('--only <id...>', 'run only these checks')
+    .option('--only <id...>', 'run only these checks (space- or comma-separated)')
     .option('--reporter <name>', 'pretty, json, junit, tap or github', 'pretty')
     .option('--output <file>', 'write the report to a file (the pretty summary still prints)')
     .action(run(() => import('./commands/test.js')));

@@ -233,7 +233,8 @@ export class Lab implements AsyncDisposable {
     const p = port === undefined ? svc.ports[0] : svc.ports.find((x) => x.name === port || x.port === port);
     if (!p) throw new UsageError(`Service ${service} has no port ${port}`);
     // A published host port reaches it from the engine host (Docker Desktop forwards it to the laptop).
-    if (p.hostPort !== undefined) return `http://${p.hostIP === '0.0.0.0' ? '127.0.0.1' : p.hostIP}:${p.hostPort}/`;
+    if (p.hostPort !== undefined)
+      return `http://${p.hostIP === '0.0.0.0' ? '127.0.0.1' : p.hostIP}:${p.hostPort}/`;
     const node = state.nodes.find((n) => n.state === 'running');
     if (p.nodePort === undefined || !node)
       throw new UsageError(

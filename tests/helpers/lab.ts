@@ -18,11 +18,13 @@ export interface LabRun {
 /** Runs the `lab` executable exactly as a user would. */
 export function lab(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+  options: { cwd?: string; env?: Record<string, string>; input?: string; wrap?: string[] } = {},
 ): Promise<LabRun> {
   const started = performance.now();
+  // `wrap`: a command that runs lab, e.g. unshare --net (a CLI that cannot reach the lab's network).
+  const [file, ...rest] = [...(options.wrap ?? []), join(process.cwd(), 'lab'), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(join(process.cwd(), 'lab'), args, {
+    const child = spawn(file!, rest, {
       cwd: options.cwd ?? process.cwd(),
       env: { ...process.env, PODLAB_PULL: 'never', ...options.env },
       stdio: 'pipe',
