@@ -119,11 +119,11 @@ serial(
     const rebuilt = await labOk(t, ['up', '-f', file]);
     t.regex(
       rebuilt.stderr,
-      /lab itest-eng is stopped \(16 containers and its network, none running, as after an engine restart\); removing it and building it again/,
+      /lab itest-eng is stopped \(17 containers and its network, none running, as after an engine restart\); removing it and building it again/,
     );
     t.true((await status(t, name)).healthy);
     const checks = await labOk(t, ['test', name]);
-    t.regex(checks.stdout, /13 passed/);
+    t.regex(checks.stdout, /14 passed/);
 
     await labOk(t, ['down', name]);
     t.is(await leftovers(name), 0);

@@ -56,7 +56,7 @@ test.after.always(async () => {
 test.serial('lab up --test brings the lab up and passes every check', async (t) => {
   const run = await lab(['up', '-f', file, '--test']);
   t.is(run.code, 0, run.stdout + run.stderr);
-  t.regex(run.stdout, /13 passed, 0 failed, 0 skipped/);
+  t.regex(run.stdout, /14 passed, 0 failed, 0 skipped/);
   state = await status(t, name);
 });
 
@@ -128,6 +128,7 @@ test.serial(
         'node-routes',
         'pod-to-service',
         'nodeport-external',
+        'host-port',
         'dns-same-namespace',
         'dns-cross-namespace',
         'dns-fqdn',
@@ -135,7 +136,7 @@ test.serial(
         'dns-pod-network',
       ],
     );
-    t.is(json.passed, 13);
+    t.is(json.passed, 14);
     t.is(json.failed, 0);
     for (const c of json.checks) {
       t.is(c.status, 'passed', `${c.id}: ${c.seen}`);

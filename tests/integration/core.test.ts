@@ -471,7 +471,7 @@ test.serial(
 
 test.serial('lab down leaves no container or network with the lab label', async (t) => {
   const down = await labOk(t, ['down', name]);
-  t.regex(down.stderr, /removed 16 containers and 1 network\b/);
+  t.regex(down.stderr, /removed 17 containers and 1 network\b/);
   const runtime = await engine();
   t.deepEqual(await runtime.listContainers({ 'io.podlab.lab': name }), []);
   t.deepEqual(await runtime.listNetworks({ 'io.podlab.lab': name }), []);

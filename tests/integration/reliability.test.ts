@@ -72,7 +72,7 @@ test.serial(
   async (t) => {
     const file = exampleAs(interrupted, '172.31.249.0/24');
     // Once every container exists, so that the removal the first SIGINT starts takes a while (it
-    // removes 16 containers); the second comes as soon as up says it is removing.
+    // removes 17 containers); the second comes as soon as up says it is removing.
     const run = upUntil(file, /❯ Waiting until every pod/);
     await run.reached;
     const removing = new Promise<void>((resolve) => {
