@@ -84,7 +84,8 @@ export function upActions(): Action[] {
           ...plan.nodes.map((n) =>
             agent(runtime, nodeRef(n), ['configure'], '', {
               PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
-              PODLAB_ROUTES: n.routes.join('\n'),
+              PODLAB_ROUTES: configureLines(n).join('\n'),
+              PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
               PODLAB_RULES: plan.serviceRules,
               PODLAB_HOOKS: serviceHooks.join('\n'),
             }),
@@ -266,4 +267,9 @@ export async function configurePublisher(runtime: Runtime, publisher: PublisherP
     ],
     { PODLAB_HOOKS: publishHooks.join('\n') },
   );
+}
+
+/** A node's `ip -batch` lines when it is configured whole: its VXLAN device and neighbours (if any), then its routes. */
+export function configureLines(node: NodePlan): string[] {
+  return [...(node.overlay?.setup ?? []), ...(node.overlay?.neighbours ?? []), ...node.routes];
 }

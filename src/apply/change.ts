@@ -13,6 +13,7 @@ import { generationOf } from '../state/observe.js';
 import { count } from '../text.js';
 import {
   type Action,
+  configureLines,
   configurePublisher,
   createPods,
   ensureUserImages,
@@ -36,6 +37,8 @@ export interface ChangeSteps {
   nodes: NodePlan[];
   /** Route changes of nodes that stay (ip -batch lines by node name). */
   routes: Record<string, string[]>;
+  /** Overlay FDB changes of nodes that stay (bridge -batch lines by node name). */
+  fdb: Record<string, string[]>;
   /** kube-proxy's rules for the nodes that stay, when they change. */
   rules?: string;
   /** Pods whose sandboxes are created and wired in. */
@@ -107,11 +110,13 @@ export function changeSteps(
     cniDel.set(name, entry);
   }
   const routes = Object.fromEntries(Object.entries(diff.routes).filter(([node]) => !addedNodes.has(node)));
+  const fdb = Object.fromEntries(Object.entries(diff.fdb).filter(([node]) => !addedNodes.has(node)));
   return {
     remove,
     cniDel: [...cniDel.values()],
     nodes,
     routes,
+    fdb,
     ...(diff.rules ? { rules: reloadServiceRules(from.serviceRules, to.serviceRules) } : {}),
     pods,
     containers,
@@ -193,7 +198,7 @@ export function changeActions(
         await mapLimit(specs, engineConcurrency, (c) => runtime.runContainer(c));
       },
     });
-  const routed = Object.keys(steps.routes);
+  const routed = [...new Set([...Object.keys(steps.routes), ...Object.keys(steps.fdb)])];
   if (steps.nodes.length > 0 || routed.length > 0 || steps.rules !== undefined || publisher) {
     const parts = [
       steps.nodes.length ? `${count(steps.nodes.length, 'new node')} in full` : '',
@@ -212,7 +217,8 @@ export function changeActions(
             if (added.has(n.name)) {
               await agent(runtime, nodeRef(n), ['configure'], '', {
                 PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
-                PODLAB_ROUTES: n.routes.join('\n'),
+                PODLAB_ROUTES: configureLines(n).join('\n'),
+                PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
                 PODLAB_RULES: to.serviceRules,
                 PODLAB_HOOKS: serviceHooks.join('\n'),
               });
@@ -222,6 +228,7 @@ export function changeActions(
             const lines = steps.routes[n.name];
             const work = [
               ...(lines ? [{ verb: 'ip-batch', input: lines.join('\n') }] : []),
+              ...(steps.fdb[n.name] ? [{ verb: 'bridge-batch', input: steps.fdb[n.name]!.join('\n') }] : []),
               ...(steps.rules !== undefined ? [{ verb: 'iptables', input: steps.rules }] : []),
             ];
             if (work.length)

@@ -34,6 +34,7 @@ export interface AddedField {
 export const addedFields: AddedField[] = [
   { path: ['pods', '*', 'restartPolicy'], default: 'Always', since: 'podlab 0.2' },
   { path: ['pods', '*', 'containers', '*', 'imagePullPolicy'], default: 'IfNotPresent', since: 'podlab 0.2' },
+  { path: ['cni', 'backend'], default: 'host-gw', since: 'podlab 0.3' },
 ];
 
 /** JSON with the keys of every object sorted: the same value always gives the same text. */

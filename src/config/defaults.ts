@@ -18,6 +18,22 @@ export function withDefaults(raw: RawTopology, file: string): Topology {
     cni: {
       bridge: raw.cni?.bridge ?? defaults.bridge,
       ...(raw.cni?.mtu !== undefined ? { mtu: raw.cni.mtu } : {}),
+      backend: raw.cni?.backend ?? defaults.backend,
+      ...(raw.cni?.backend === 'vxlan'
+        ? {
+            vxlan: {
+              vni: raw.cni.vxlan?.vni ?? defaults.vxlan.vni,
+              port: raw.cni.vxlan?.port ?? defaults.vxlan.port,
+            },
+          }
+        : raw.cni?.vxlan !== undefined
+          ? {
+              vxlan: {
+                vni: raw.cni.vxlan.vni ?? defaults.vxlan.vni,
+                port: raw.cni.vxlan.port ?? defaults.vxlan.port,
+              },
+            }
+          : {}),
     },
     dns: { clusterIP: raw.dns?.clusterIP ?? defaults.dnsClusterIP, upstream: raw.dns?.upstream ?? [] },
     nodes: raw.nodes.map((n) => ({ ...n })),

@@ -45,6 +45,20 @@ export const topologySchema = {
       properties: {
         bridge: { ...dnsLabel, description: 'Bridge interface the CNI plugin creates on each node.' },
         mtu: { type: 'integer', minimum: 576, maximum: 9000 },
+        backend: {
+          enum: ['host-gw', 'vxlan'],
+          description:
+            "How pod traffic crosses nodes, as flannel's backends: host-gw (routes to each node's pod range via its node IP; the default) or vxlan (encapsulated in VXLAN between nodes).",
+        },
+        vxlan: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'With backend vxlan: the VXLAN network identifier and UDP port (flannel: 1 and 8472).',
+          properties: {
+            vni: { type: 'integer', minimum: 1, maximum: 16777215 },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+          },
+        },
       },
     },
     dns: {

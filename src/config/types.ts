@@ -24,7 +24,13 @@ export interface ClusterConfig {
 export interface CniConfig {
   bridge: string;
   mtu?: number;
+  /** How pod traffic crosses nodes (flannel's backends): routes via node IPs, or a VXLAN overlay. */
+  backend: CniBackend;
+  /** With backend vxlan (defaults filled then): its network identifier and UDP port. */
+  vxlan?: { vni: number; port: number };
 }
+
+export type CniBackend = 'host-gw' | 'vxlan';
 
 export interface DnsConfig {
   clusterIP: string;
@@ -112,6 +118,13 @@ export const defaults = {
   imagePullPolicy: 'IfNotPresent',
   /** Where a Service port's hostPort is published unless hostIP says otherwise: never beyond the host. */
   hostIP: '127.0.0.1',
+  backend: 'host-gw',
+  /** flannel's defaults for its vxlan backend. */
+  vxlan: { vni: 1, port: 8472 },
+  /** The MTU of the node network (a Docker bridge network's default). */
+  nodeNetworkMtu: 1500,
+  /** What VXLAN adds to a packet: outer IPv4, UDP, VXLAN and Ethernet headers. */
+  vxlanOverhead: 50,
 } as const;
 
 /** NodePort range of a default Kubernetes API server. */

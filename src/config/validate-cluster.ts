@@ -1,7 +1,7 @@
 import { cidrProblem, overlaps, parseCidr, parseIp, size } from '../net/ipv4.js';
 import { count } from '../text.js';
 import type { PathPart } from './path.js';
-import type { Topology } from './types.js';
+import { defaults, type Topology } from './types.js';
 import {
   checkName,
   dns1123Label,
@@ -93,6 +93,18 @@ export function checkCluster(topology: Topology, report: Report): ClusterFacts {
       ['cni', 'bridge'],
       `"${topology.cni.bridge}" is an interface every node already has; pick another bridge name`,
     );
+
+  if (topology.cni.backend !== 'vxlan' && topology.cni.vxlan !== undefined)
+    report(['cni', 'vxlan'], 'cni.vxlan goes with cni.backend: vxlan (this lab routes with host-gw)');
+  if (topology.cni.backend === 'vxlan' && topology.cni.mtu !== undefined) {
+    const largest = defaults.nodeNetworkMtu - defaults.vxlanOverhead;
+    if (topology.cni.mtu > largest)
+      report(
+        ['cni', 'mtu'],
+        `${topology.cni.mtu} is more than the VXLAN tunnel carries: the node network's MTU ${defaults.nodeNetworkMtu} less ${defaults.vxlanOverhead} for the encapsulation leaves ${largest}; larger packets are dropped (small requests work, large answers stall); use at most ${largest}, or leave cni.mtu out`,
+        'warning',
+      );
+  }
 
   const serviceOk = cidrOk.get('cluster.serviceCIDR') === true;
   const service = serviceOk ? parseCidr(cluster.serviceCIDR) : undefined;

@@ -1,6 +1,7 @@
 import { type Check, type CheckContext, type CheckOutcome, type CheckResult, fail } from './check.js';
 import { dnsCrossNamespace, dnsFqdn, dnsPodNetwork, dnsResolvConf, dnsSameNamespace } from './dns.js';
 import { podLocalhost } from './localhost.js';
+import { podMtu } from './mtu.js';
 import { nodeToPodNoNat, podToNodeNoNat, podToPodNoNat, selfIpEqualsSeenIp } from './no-nat.js';
 import { hostPort, nodeportExternal } from './nodeport.js';
 import { nodeRoutes } from './routes.js';
@@ -16,6 +17,7 @@ export const checks: Check[] = [
   selfIpEqualsSeenIp,
   podLocalhost,
   nodeRoutes,
+  podMtu,
   podToService,
   nodeportExternal,
   hostPort,

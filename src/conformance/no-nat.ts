@@ -156,17 +156,19 @@ export const podToPodNoNat: Check = {
 
 export const nodeToPodNoNat: Check = {
   id: 'node-to-pod-no-nat',
-  rule: 'every node reaches a pod on every other node, and is seen with its own node IP (no NAT)',
+  rule: 'every node reaches a pod on every other node, and is seen with its own address (no NAT)',
   run: (ctx) =>
     probeNoNat(
       ctx,
-      'each node reaches one pod on every other node; the echo server reports the node’s IP',
+      'each node reaches one pod on every other node; the echo server reports the node’s own address (its node IP; with vxlan, the address of its VXLAN device, as on a flannel node)',
       ctx.state.nodes.flatMap((n) =>
         peersOffNode(ctx.state, n.name).map((t) => ({
           from: `node:${n.name}`,
           node: n.name,
           target: t.ip,
-          peer: n.ip,
+          // Over VXLAN a node's own packets to other nodes' pods leave through its flannel device,
+          // from that device's address: the node's own, not a translation.
+          peer: ctx.state.plan?.nodes.find((p) => p.name === n.name)?.overlay?.address ?? n.ip,
         })),
       ),
     ),

@@ -47,6 +47,26 @@ export function patience(slowestMs: number): number {
   return Math.min(60, Math.max(10, Math.ceil((4 * slowestMs) / 1000)));
 }
 
+/** What one don't-fragment ping got: ping's exit code and the line that says why. */
+export interface PingResult {
+  from: string;
+  ip: string;
+  size: number;
+  code: number;
+  output: string;
+}
+
+/** Parses probe-ping's tab-separated lines: FROM IP SIZE PING-EXIT OUTPUT. */
+export function parsePingLines(text: string): PingResult[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [from = '', ip = '', size = '0', code = '-1', output = ''] = line.split('\t');
+      return { from, ip, size: Number(size), code: Number(code), output };
+    });
+}
+
 /** What podlab-echo answers. */
 export interface Echo {
   pod: string;
@@ -126,6 +146,23 @@ export class Probes {
       }),
     );
   });
+
+  /** Don't-fragment pings of all concurrent checks, one probe-ping exec per node per window. */
+  private readonly pingBatch = new Batcher<PingResult>(async (node, inputs) => {
+    const lines = parsePingLines(await agent(this.runtime, node, ['probe-ping'], inputs.join('\n')));
+    return new Map(lines.map((l) => [`${l.from} ${l.ip} ${l.size}`, l]));
+  });
+
+  /** Sends one don't-fragment ping of `size` payload bytes per probe, from a pod (`ns/pod`) or node (`node:NAME`). */
+  async ping(probes: { from: string; ip: string; size: number }[]): Promise<PingResult[]> {
+    return Promise.all(
+      probes.map(async (p) => {
+        const source = p.from.startsWith('node:') ? '-' : p.from;
+        const hit = await this.pingBatch.ask(this.nodeOf(p.from), `${source} ${p.ip} ${p.size}`);
+        return hit ? { ...hit, from: p.from } : { ...p, code: -1, output: 'the node reported no result' };
+      }),
+    );
+  }
 
   /** Name lookups of all concurrent checks, one probe-resolve exec per node per window. */
   private readonly resolveBatch = new Batcher<{ from: string; name: string; code: number; answer: string }>(

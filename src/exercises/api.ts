@@ -1,5 +1,5 @@
 import { ProcessOutput, quote, $ as zx$ } from 'zx';
-import { agent } from '../agent/agent.js';
+import { agent, agentSteps } from '../agent/agent.js';
 import type { Topology } from '../config/types.js';
 import type { CheckResult } from '../conformance/checks.js';
 import { Label } from '../labels.js';
@@ -60,7 +60,8 @@ export interface ExerciseLab {
   cni(node: string, command: 'ADD' | 'DEL'): Promise<void>;
   /**
    * Re-applies the planned state of these objects, and of nothing else: `routes:NODE` (the node's
-   * routes to pod ranges; others in the pod range removed), `rules:NODE` (kube-proxy's rules),
+   * routes to pod ranges; others in the pod range removed), `overlay:NODE` (its VXLAN device's MTU,
+   * neighbour and FDB entries), `rules:NODE` (kube-proxy's rules),
    * `cni:NODE` (the CNI config, its pods wired in again, no masquerade left), `resolv:NS/POD` (the
    * pod's resolver).
    */
@@ -185,6 +186,16 @@ export function exerciseLab({
             .filter((dest) => inRange(dest) && !planned.has(dest));
           const batch = [...stray.map((d) => `route del ${d}`), ...node.routes].join('\n');
           await agent(runtime, { name: what, container: nodeContainer(what) }, ['ip-batch'], batch);
+        } else if (kind === 'overlay') {
+          const overlay = plan.nodes.find((n) => n.name === what)?.overlay;
+          if (!overlay) throw new ExerciseFailure(`restore ${object}: node ${what} has no VXLAN overlay`);
+          await agentSteps(runtime, { name: what, container: nodeContainer(what) }, [
+            {
+              verb: 'ip-batch',
+              input: [`link set ${overlay.device} mtu ${overlay.mtu} up`, ...overlay.neighbours].join('\n'),
+            },
+            { verb: 'bridge-batch', input: overlay.fdb.join('\n') },
+          ]);
         } else if (kind === 'rules') {
           await lab.loadServiceRules(plan.serviceRules, [what]);
         } else if (kind === 'cni') {

@@ -30,8 +30,10 @@ export interface LabDiff {
   services: { added: string[]; removed: string[]; changed: string[] };
   /** kube-proxy's rules change: every node that stays reloads them. */
   rules: boolean;
-  /** Route changes of each node that stays, as `ip -batch` lines (only nodes with changes). */
+  /** Route (and overlay neighbour) changes of each node that stays, as `ip -batch` lines (only nodes with changes). */
   routes: Record<string, string[]>;
+  /** Overlay FDB changes of each node that stays, as `bridge -batch` lines (vxlan only). */
+  fdb: Record<string, string[]>;
   /** The publisher of host ports comes, goes or is created again (its ports or rules change). */
   publisher?: 'added' | 'removed' | 'replaced';
 }
@@ -77,6 +79,25 @@ export function routeChanges(from: string[], to: string[]): string[] {
 }
 
 /**
+ * Lines that take a node from one list of `replace` entries to another: the new and changed ones, and
+ * for each entry whose key (the word at `key`) is gone, `remove(line)`: a replace then a delete, so
+ * that the removal succeeds whether the entry is there or not.
+ */
+function keyedChanges(
+  from: string[],
+  to: string[],
+  key: number,
+  remove: (line: string) => string[],
+): string[] {
+  const had = new Set(from);
+  const kept = new Set(to.map((l) => l.split(' ')[key]));
+  return [
+    ...from.filter((l) => !kept.has(l.split(' ')[key])).flatMap(remove),
+    ...to.filter((l) => !had.has(l)),
+  ];
+}
+
+/**
  * What changes when the lab planned as `from` becomes the lab planned as `to` (pure). `to` must be
  * planned with `from`'s allocation as `previous`, so that what stays has the same names and addresses.
  */
@@ -105,6 +126,12 @@ export function diffPlans(from: LabPlan, to: LabPlan): LabDiff {
             to: String(node.cniConfig[key] ?? '(none)'),
           });
   });
+  const backendOf = (plan: LabPlan) => {
+    const o = plan.nodes[0]?.overlay;
+    return o ? `vxlan (VNI ${o.vni}, port ${o.port})` : 'host-gw';
+  };
+  if (from.nodes.length && to.nodes.length && backendOf(from) !== backendOf(to))
+    refused.push({ field: 'cni.backend', from: backendOf(from), to: backendOf(to) });
   if (!toNodes.has(from.dns.node))
     refused.push({
       field: 'nodes',
@@ -142,11 +169,24 @@ export function diffPlans(from: LabPlan, to: LabPlan): LabDiff {
   };
 
   const routes: Record<string, string[]> = {};
+  const fdb: Record<string, string[]> = {};
   for (const node of to.nodes) {
     const was = fromNodes.get(node.name);
     if (!was) continue;
-    const lines = routeChanges(was.routes, node.routes);
+    // Neighbours first: a route via the overlay needs its peer's entry.
+    const lines = [
+      ...keyedChanges(was.overlay?.neighbours ?? [], node.overlay?.neighbours ?? [], 2, (l) => [
+        l,
+        l.replace(/^neigh replace (\S+) lladdr \S+ (dev \S+).*$/, 'neigh del $1 $2'),
+      ]),
+      ...routeChanges(was.routes, node.routes),
+    ];
     if (lines.length) routes[node.name] = lines;
+    const entries = keyedChanges(was.overlay?.fdb ?? [], node.overlay?.fdb ?? [], 2, (l) => [
+      l,
+      l.replace(/^fdb replace (.*) self permanent$/, 'fdb del $1 self'),
+    ]);
+    if (entries.length) fdb[node.name] = entries;
   }
   return {
     refused,
@@ -159,6 +199,7 @@ export function diffPlans(from: LabPlan, to: LabPlan): LabDiff {
     services,
     rules: from.serviceRules !== to.serviceRules,
     routes,
+    fdb,
     ...publisherChange(from, to),
   };
 }
@@ -201,7 +242,8 @@ export function diffIsEmpty(diff: LabDiff): boolean {
       diff.pods.removed.length +
       diff.pods.replaced.length +
       diff.containers.length +
-      Object.keys(diff.routes).length ===
+      Object.keys(diff.routes).length +
+      Object.keys(diff.fdb).length ===
       0 &&
     !diff.rules &&
     diff.publisher === undefined

@@ -8,6 +8,7 @@ import type { Allocation } from './allocation.js';
 import { dnsmasqArgs } from './dns.js';
 import { renderServiceRules } from './kube-proxy.js';
 import { cniConfigPath, names, nodeCapabilities, nodeImageName, podMarker } from './names.js';
+import { peerRoute, planOverlay, tunnelMtu, vxlanOf } from './overlay.js';
 import { publishedPorts, publisherAddress, publishRules } from './publish.js';
 import { dnsService, dnsServiceConfig, planServices } from './services.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from './types.js';
@@ -195,8 +196,16 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   dnsPod.containers[0]!.cmd = ['dnsmasq', ...dnsmasqArgs(topology, services, pods)];
   const clusterIPs = services.map((s) => s.clusterIP).filter((ip) => ip !== '' && ip !== 'None');
 
+  const vxlan = vxlanOf(topology);
   const nodes: NodePlan[] = nodeBase.map((node) => {
     const podGateway = formatIp(hostAt(parseCidr(node.podCIDR), 1));
+    const overlay = vxlan
+      ? planOverlay(
+          vxlan,
+          node,
+          nodeBase.filter((o) => o.name !== node.name),
+        )
+      : undefined;
     return {
       ...node,
       podGateway,
@@ -214,10 +223,11 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
         sysctls: { 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' },
       },
       cniConfig: renderCniConfig(inputs.cniTemplate, topology, node.podCIDR, podGateway),
+      ...(overlay ? { overlay } : {}),
       routes: [
         ...nodeBase
           .filter((other) => other.name !== node.name)
-          .map((other) => `route replace ${other.podCIDR} via ${other.ip}`),
+          .map((other) => peerRoute(other, overlay?.device)),
         // A ClusterIP needs a route for the node's own connections: their routing comes before the
         // OUTPUT chain's DNAT. Pods' packets are DNATed before routing and never use it.
         ...clusterIPs.map((ip) => `route replace ${ip}/32 dev eth0`),
@@ -318,7 +328,12 @@ export function renderCniConfig(
     ...template,
     name: `podlab-${topology.name}`,
     bridge: topology.cni.bridge,
-    ...(topology.cni.mtu !== undefined ? { mtu: topology.cni.mtu } : {}),
+    // Over VXLAN a pod's packets must leave room for the encapsulation (flannel: the tunnel's MTU).
+    ...(topology.cni.mtu !== undefined
+      ? { mtu: topology.cni.mtu }
+      : topology.cni.backend === 'vxlan'
+        ? { mtu: tunnelMtu }
+        : {}),
     ipam: { ...ipam, ranges: [[{ subnet: podCIDR, gateway }]] },
   };
 }

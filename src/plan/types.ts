@@ -1,3 +1,4 @@
+import type { OverlayPlan } from './overlay.js';
 import type { PublishedPort } from './publish.js';
 /** How a container is attached to networks. */
 export type NetworkMode =
@@ -56,6 +57,8 @@ export interface NodePlan {
   cniConfig: Record<string, unknown>;
   /** Lines for `ip -batch -`: routes to other nodes' pod ranges, then containment. */
   routes: string[];
+  /** With cni.backend vxlan: the node's VXLAN device, neighbour and FDB entries (overlay.ts). */
+  overlay?: OverlayPlan;
 }
 
 /** One pod: a sandbox that holds the network namespace, and the containers that join it. */

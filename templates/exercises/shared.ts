@@ -62,3 +62,13 @@ export function replanService(lab: ExerciseLab, svc: ServicePlan, edit: (s: Serv
     return t;
   });
 }
+
+/** The overlay of a node, for exercises of a lab on cni.backend: vxlan. */
+export function overlayOf(lab: ExerciseLab, node: string) {
+  const overlay = lab.plan.nodes.find((n) => n.name === node)?.overlay;
+  lab.assert.ok(
+    overlay,
+    'this exercise needs a lab on cni.backend: vxlan (templates/labs/flannel-vxlan.yaml)',
+  );
+  return overlay!;
+}

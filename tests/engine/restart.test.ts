@@ -123,7 +123,7 @@ serial(
     );
     t.true((await status(t, name)).healthy);
     const checks = await labOk(t, ['test', name]);
-    t.regex(checks.stdout, /14 passed/);
+    t.regex(checks.stdout, /15 passed/);
 
     await labOk(t, ['down', name]);
     t.is(await leftovers(name), 0);

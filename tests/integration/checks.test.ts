@@ -56,7 +56,7 @@ test.after.always(async () => {
 test.serial('lab up --test brings the lab up and passes every check', async (t) => {
   const run = await lab(['up', '-f', file, '--test']);
   t.is(run.code, 0, run.stdout + run.stderr);
-  t.regex(run.stdout, /14 passed, 0 failed, 0 skipped/);
+  t.regex(run.stdout, /15 passed, 0 failed, 0 skipped/);
   state = await status(t, name);
 });
 
@@ -126,6 +126,7 @@ test.serial(
         'self-ip-equals-seen-ip',
         'pod-localhost',
         'node-routes',
+        'pod-mtu',
         'pod-to-service',
         'nodeport-external',
         'host-port',
@@ -136,7 +137,7 @@ test.serial(
         'dns-pod-network',
       ],
     );
-    t.is(json.passed, 14);
+    t.is(json.passed, 15);
     t.is(json.failed, 0);
     for (const c of json.checks) {
       t.is(c.status, 'passed', `${c.id}: ${c.seen}`);
@@ -251,7 +252,7 @@ test.serial(
       time: string;
       failure?: { message: string };
     }[];
-    t.is(cases.length, 13);
+    t.is(cases.length, 15);
     const failed = cases.filter((c) => c.failure).map((c) => c.name);
     for (const id of ['dns-same-namespace', 'dns-cross-namespace', 'dns-fqdn', 'dns-pod-network'])
       t.true(failed.includes(id), `${id} should fail`);

@@ -163,7 +163,7 @@ test.serial(
     t.is(waited.length, 1);
     t.regex(waited[0]!.stderr, /lab itest-rel-twice is already up; nothing to do/);
     const runtime = await engine();
-    t.is((await runtime.listContainers({ 'io.podlab.lab': twice })).length, 16);
+    t.is((await runtime.listContainers({ 'io.podlab.lab': twice })).length, 17);
     t.true((await status(t, twice)).healthy);
   },
 );
@@ -176,14 +176,18 @@ test.serial(
       all: true,
       filters: { label: [`io.podlab.lab=${twice}`] },
     });
-    t.is(containers.length, 16);
+    t.is(containers.length, 17);
     for (const c of containers) {
       const info = await docker.getContainer(c.Id).inspect();
       const role = info.Config.Labels['io.podlab.role'];
       t.false(info.HostConfig.Privileged, `${info.Name} is privileged`);
       t.deepEqual(
         [...(info.HostConfig.CapAdd ?? [])].sort(),
-        role === 'node' ? ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] : [],
+        role === 'node'
+          ? ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN']
+          : role === 'publisher'
+            ? ['NET_ADMIN', 'NET_RAW']
+            : [],
         info.Name,
       );
       t.false(
@@ -203,7 +207,10 @@ test.serial(
   'labs of different names started at the same time all succeed, each on a free subnet it picked',
   async (t) => {
     const files = auto.map((name) =>
-      exampleAs(name, '172.31.249.0/24', (s) => s.replace(/^ {2}nodeSubnet: .*\n/m, '')),
+      // No nodeSubnet, and no host port: the three would share one.
+      exampleAs(name, '172.31.249.0/24', (s) =>
+        s.replace(/^ {2}nodeSubnet: .*\n/m, '').replace(/^ {8}hostPort: .*\n/m, ''),
+      ),
     );
     const runs = await Promise.all(files.map((f) => lab(['up', '-f', f])));
     for (const r of runs) t.is(r.code, 0, r.stderr);
@@ -257,7 +264,7 @@ async function engineTrouble(t: ExecutionContext, args: string[]): Promise<void>
   t.is(run.code, 3, `lab ${args.join(' ')}`);
   t.regex(
     run.stderr,
-    /no Docker engine at unix:\/\/\/tmp\/podlab-no-engine\.sock \(ENOENT\)\n {2}→ start one/,
+    /no Docker engine at unix:\/\/\/tmp\/podlab-no-engine\.sock \(ENOENT; found from DOCKER_HOST\)\n {2}→ start one/,
   );
 }
 

@@ -56,7 +56,7 @@ test('defaults fill every optional field', async (t) => {
     nodeMaskSize: 24,
     serviceCIDR: '10.96.0.0/12',
   });
-  t.deepEqual(topology.cni, { bridge: 'cni0' });
+  t.deepEqual(topology.cni, { bridge: 'cni0', backend: 'host-gw' });
   t.deepEqual(topology.dns, { clusterIP: '10.96.0.10', upstream: [] });
   t.deepEqual(topology.pods, []);
 });

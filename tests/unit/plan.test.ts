@@ -189,7 +189,7 @@ test('a pod: a sandbox in the node PID namespace with the Kubernetes resolver, a
 
 test('the topology hash ignores where exercises live but not the network', (t) => {
   t.is(topologyHash({ ...topology, exercises: ['/x.ts'] }), hash);
-  t.not(topologyHash({ ...topology, cni: { bridge: 'br9' } }), hash);
+  t.not(topologyHash({ ...topology, cni: { ...topology.cni, bridge: 'br9' } }), hash);
 });
 
 test('planning is pure: the same inputs give the same plan', (t) => {

@@ -1,0 +1,136 @@
+import { Label } from '../labels.js';
+import type { LabState } from '../state/observe.js';
+import { type Check, fail, key, type PodState, pass, running, skip } from './check.js';
+import type { PingResult } from './probes.js';
+
+/** IPv4 and ICMP headers: a ping of payload N makes an IP packet of N + 28 bytes. */
+const headers = 28;
+/** The MTU a pod gets when the CNI config names none (the bridge plugin leaves the kernel's). */
+const defaultMtu = 1500;
+
+/** The pods' MTU as planned (the CNI config's `mtu`). */
+export function plannedPodMtu(state: LabState): number {
+  const mtu = state.plan?.nodes[0]?.cniConfig.mtu;
+  return typeof mtu === 'number' ? mtu : defaultMtu;
+}
+
+/** The address of a pod's gateway (its node's bridge), from the plan; '' when unknown. */
+export function gatewayOf(state: LabState, pod: PodState): string {
+  return state.plan?.nodes.find((n) => n.name === pod.node)?.podGateway ?? '';
+}
+
+/** One pod on each node that has one, and for each, one pod on every other node (pure). */
+export function mtuPairs(state: LabState): { from: PodState; to: PodState }[] {
+  const first = new Map<string, PodState>();
+  for (const p of running(state)) if (!first.has(p.node)) first.set(p.node, p);
+  const pods = [...first.values()];
+  return pods.flatMap((from) => pods.filter((to) => to.node !== from.node).map((to) => ({ from, to })));
+}
+
+/**
+ * Judges pod-mtu (pure): a don't-fragment packet of the pod's MTU must arrive (`fits`), and one byte
+ * more must not leave the pod (`over`, sent to the pod's own gateway, one hop away: ping must say
+ * "message too long" before sending). The gateway, not the far pod: a path MTU that the far path
+ * taught the pod earlier would stop the packet in the pod whatever its eth0 takes.
+ */
+export function judgeMtu(
+  mtu: number,
+  pairs: { from: PodState; to: PodState }[],
+  fits: PingResult[],
+  over: PingResult[],
+): string[] {
+  const problems: string[] = [];
+  pairs.forEach(({ from, to }, i) => {
+    const f = fits[i]!;
+    const o = over[i]!;
+    if (f.code !== 0)
+      problems.push(
+        `${key(from)} → ${key(to)} (${to.ip}): a don't-fragment packet of ${mtu} bytes (the pods' MTU) did not get through${f.output ? `: ${f.output}` : ''}`,
+      );
+    if (!/too long/i.test(o.output))
+      problems.push(
+        `${key(from)}: a packet of ${mtu + 1} bytes left the pod (its eth0 takes more than the planned ${mtu})${o.output ? `: ${o.output}` : ''}`,
+      );
+  });
+  return [...new Set(problems)];
+}
+
+export const podMtu: Check = {
+  id: 'pod-mtu',
+  rule: "a pod's MTU fits the path: a don't-fragment packet of its MTU reaches a pod on every other node, and one byte more does not leave the pod",
+  async run(ctx) {
+    const mtu = plannedPodMtu(ctx.state);
+    const expected = `from a pod on each node to a pod on every other node: ${mtu} bytes with don't-fragment arrive, ${mtu + 1} do not leave the pod`;
+    const pairs = mtuPairs(ctx.state);
+    if (pairs.length === 0) return skip(expected, 'needs running pods on two nodes');
+    const ask = (size: number) =>
+      ctx.probes.ping(pairs.map((p) => ({ from: key(p.from), ip: p.to.ip, size })));
+    const [first, over] = await Promise.all([
+      ask(mtu - headers),
+      ctx.probes.ping(
+        pairs.map((p) => ({ from: key(p.from), ip: gatewayOf(ctx.state, p.from), size: mtu + 1 - headers })),
+      ),
+    ]);
+    let fits = first;
+    // A lost ping on a busy machine is asked once more before it counts.
+    if (fits.some((f) => f.code !== 0)) {
+      const again = await ask(mtu - headers);
+      fits = fits.map((f, i) => (f.code === 0 ? f : again[i]!));
+    }
+    const problems = judgeMtu(mtu, pairs, fits, over);
+    if (problems.length === 0)
+      return pass(expected, `${pairs.length} node pairs: ${mtu} bytes arrive, ${mtu + 1} stay in the pod`);
+    const bad = pairs.find((_, i) => fits[i]!.code !== 0 || !/too long/i.test(over[i]!.output)) ?? pairs[0]!;
+    return fail(
+      expected,
+      problems.join('\n'),
+      [await hopMtus(ctx, bad.from, bad.to), await largest(ctx, bad.from, bad.to, mtu)],
+      "compare the MTUs on the way: a pod's must leave room for the tunnel (lab exec NODE -- ip link)",
+    );
+  },
+};
+
+/** The MTU on each hop of a path: pod eth0, the node's CNI bridge and VXLAN device, node eth0, each end. */
+async function hopMtus(ctx: Parameters<Check['run']>[0], from: PodState, to: PodState): Promise<string> {
+  const plan = ctx.state.plan;
+  const bridge = String(plan?.nodes[0]?.cniConfig.bridge ?? 'cni0');
+  const device = plan?.nodes[0]?.overlay?.device;
+  const read = async (container: string | undefined, dev: string) =>
+    container
+      ? (await ctx.runtime.exec(container, ['cat', `/sys/class/net/${dev}/mtu`])).stdout.trim() || '?'
+      : '?';
+  const sandbox = (p: PodState) =>
+    ctx.state.containers.find(
+      (c) => c.labels[Label.role] === 'sandbox' && c.labels[Label.pod] === `${p.namespace}/${p.name}`,
+    )?.name;
+  const node = (name: string) => ctx.state.nodes.find((n) => n.name === name)?.container;
+  const side = async (p: PodState) => {
+    const n = node(p.node);
+    const hops = [
+      `pod ${key(p)} eth0 ${await read(sandbox(p), 'eth0')}`,
+      `node ${p.node} ${bridge} ${await read(n, bridge)}`,
+      ...(device ? [`${device} ${await read(n, device)}`] : []),
+      `eth0 ${await read(n, 'eth0')}`,
+    ];
+    return hops.join(', ');
+  };
+  return `MTU on each hop: ${await side(from)} → ${await side(to)}`;
+}
+
+/** The largest don't-fragment ping payload that gets from one pod to another, found by halving. */
+async function largest(
+  ctx: Parameters<Check['run']>[0],
+  from: PodState,
+  to: PodState,
+  mtu: number,
+): Promise<string> {
+  let low = 0;
+  let high = Math.max(mtu, defaultMtu) - headers + 1;
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    const [r] = await ctx.probes.ping([{ from: key(from), ip: to.ip, size: mid }]);
+    if (r!.code === 0) low = mid;
+    else high = mid;
+  }
+  return `the largest packet that got from ${key(from)} to ${key(to)}: ${low + headers} bytes`;
+}
