@@ -11,7 +11,7 @@ const exercise: Exercise = {
   hints: [
     'Run lab test: which checks fail, and which pods does pod-to-pod-no-nat name?',
     'Compare lab exec NODE -- ip route on each node: every node should list every other node’s pod range.',
-    'lab status shows each node’s IP and pod range; a route reads: ip route add <range> via <node IP>.',
+    'lab status shows each node’s IP and pod range; a route reads: ip route add <range> via <node IP> (host-gw; over VXLAN, compare with the other nodes’ routes through flannel.1).',
   ],
   touches: (lab) => [`routes:${nodePair(lab).from.name}`],
   async setup(lab) {
@@ -23,7 +23,9 @@ const exercise: Exercise = {
   },
   solution(lab) {
     const { from, to } = nodePair(lab);
-    return [[from.name, 'ip', 'route', 'add', to.podCIDR, 'via', to.ip]];
+    // The route as the lab's backend has it: via the node IP (host-gw), or through flannel.N (vxlan).
+    const planned = from.routes.find((r) => r.split(' ')[2] === to.podCIDR)!;
+    return [[from.name, 'ip', ...planned.replace('route replace', 'route add').split(' ')]];
   },
 };
 

@@ -1,6 +1,6 @@
 import type { Exercise } from '../../src/exercises/exercise.js';
 import { cniConfigPath } from '../../src/plan/names.js';
-import { nodePair, overlayOf } from './shared.js';
+import { nodePair, overlayOf, podMtuScript } from './shared.js';
 
 const config = cniConfigPath;
 
@@ -41,13 +41,8 @@ const exercise: Exercise = {
     const { mtu } = overlayOf(lab, to.name);
     return [
       [to.name, 'sh', '-c', `jq '.mtu = ${mtu}' ${config} > ${config}.new && mv ${config}.new ${config}`],
-      [
-        to.name,
-        'sh',
-        '-c',
-        // Every pod sandbox of the node (found by podlab's marker), its eth0 to the tunnel's MTU.
-        `for e in /proc/[0-9]*/environ; do tr '\\0' '\\n' < "$e" 2>/dev/null | grep -q '^PODLAB_POD=' || continue; p=\${e#/proc/}; nsenter -t "\${p%/environ}" -n ip link set eth0 mtu ${mtu}; done`,
-      ],
+      // Every pod sandbox of the node, its eth0 to the tunnel's MTU.
+      [to.name, 'sh', '-c', podMtuScript(mtu)],
     ];
   },
 };

@@ -72,3 +72,17 @@ export function overlayOf(lab: ExerciseLab, node: string) {
   );
   return overlay!;
 }
+
+/**
+ * A shell script for a node that sets eth0 of every pod sandbox on it (found by podlab's marker in
+ * the environment of its process) to `mtu`, from the node, as a student would with nsenter.
+ */
+export function podMtuScript(mtu: number): string {
+  return [
+    'for e in /proc/[0-9]*/environ; do',
+    "  tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -q '^PODLAB_POD=' || continue",
+    `  p=\${e#/proc/}`,
+    `  nsenter -t "\${p%/environ}" -n ip link set eth0 mtu ${mtu}`,
+    'done',
+  ].join('\n');
+}

@@ -1,13 +1,6 @@
 import { tmpdir } from 'node:os';
 import test from 'ava';
-import { cniTemplate } from '../../src/apply/prepare.js';
-import { systemClock } from '../../src/clock.js';
-import { loadTopology } from '../../src/config/load.js';
-import { conformance } from '../../src/conformance/conformance.js';
-import { exerciseLab } from '../../src/exercises/api.js';
-import { loadExercises } from '../../src/exercises/exercise.js';
-import { localHost } from '../../src/host/host.js';
-import { observeLab } from '../../src/state/observe.js';
+import { exerciseRoundTrip } from '../helpers/exercise.js';
 import { clearLab, engine, exampleAs, lab, labOk, status } from '../helpers/lab.js';
 
 // This file's own lab: the example with its eight exercises, named itest-ex, on 172.31.247.0/24.
@@ -139,41 +132,7 @@ test.serial('progress survives between commands', async (t) => {
 });
 
 for (const id of shipped) {
-  test.serial(
-    `${id}: check fails after start, passes after the intended fix, and reset heals the lab`,
-    async (t) => {
-      await labOk(t, ['exercise', 'start', id, '-f', file]);
-      const before = await lab(['exercise', 'check', id, '-f', file]);
-      t.is(before.code, 1, `check passed before the fix:\n${before.stdout}`);
-      t.regex(before.stdout, new RegExp(`✘ ${id}: not fixed yet; still wrong:`));
-      // What is wrong, in the rule's terms; never the command that fixes it.
-      t.notRegex(before.stdout, /next:|add it back|ip route add|iptables -t nat -A/);
-
-      // The intended fix, applied exactly as a learner would: through lab exec.
-      const runtime = await engine();
-      const { topology } = await loadTopology(file);
-      const exercise = (await loadExercises(topology.exercises)).find((e) => e.id === id)!;
-      const state = (await observeLab(runtime, name))!;
-      const api = exerciseLab({
-        runtime,
-        topology,
-        state,
-        cniTemplate: await cniTemplate(),
-        conformance: (ids) => conformance({ runtime, host: localHost(), clock: systemClock }, name, ids),
-      });
-      for (const step of await exercise.solution!(api))
-        await labOk(t, ['exec', '--lab', name, ...step.slice(0, 1), '--', ...step.slice(1)]);
-
-      const after = await lab(['exercise', 'check', id, '-f', file]);
-      t.is(after.code, 0, after.stdout);
-      t.regex(after.stdout, new RegExp(`✔ ${id}: fixed`));
-
-      const hint = await labOk(t, ['exercise', 'hint', id, '-f', file]);
-      t.regex(hint.stdout, /^hint 1 of \d+: /);
-
-      await labOk(t, ['exercise', 'reset', id, '-f', file]);
-      const healthy = await lab(['test', '--lab', name]);
-      t.is(healthy.code, 0, healthy.stdout);
-    },
+  test.serial(`${id}: check fails after start, passes after the intended fix, and reset heals the lab`, (t) =>
+    exerciseRoundTrip(t, name, file, id),
   );
 }
