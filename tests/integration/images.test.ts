@@ -123,11 +123,11 @@ test.serial(
     const summary = join(mkdtempSync(join(tmpdir(), 'podlab-gh-')), 'summary.md');
     const run = await lab(['test', name, '--reporter', 'github'], { env: { GITHUB_STEP_SUMMARY: summary } });
     t.is(run.code, 0, run.stdout);
-    t.regex(run.stdout, /✔ pod-localhost .*\n[\s\S]*13 passed, 0 failed, 1 skipped/);
+    t.regex(run.stdout, /✔ pod-localhost .*\n[\s\S]*14 passed, 0 failed, 1 skipped/);
     t.notRegex(run.stdout, /^::error/m);
     t.regex(
       readFileSync(summary, 'utf8'),
-      /### podlab itest-img: 13 passed, 0 failed, 1 skipped\n\n\| \| check \| rule \| seen \|/,
+      /### podlab itest-img: 14 passed, 0 failed, 1 skipped\n\n\| \| check \| rule \| seen \|/,
     );
 
     // The output of a pod that ran to completion, and of the DNS pod.
