@@ -1,3 +1,4 @@
+import { configureLines } from '../apply/actions.js';
 import { planFor } from '../apply/prepare.js';
 import { ExitCode } from '../errors.js';
 import { cniConfigPath } from '../plan/names.js';
@@ -16,13 +17,21 @@ export function renderPlan(plan: LabPlan): string {
       `node ${node.name}: ${node.ip}, pods ${node.podCIDR} (bridge gateway ${node.podGateway}), container ${node.container.name}`,
     );
     lines.push(`  ${cniConfigPath}: ${JSON.stringify(node.cniConfig)}`);
-    lines.push('  ip -batch:', ...node.routes.map((r) => `    ${r}`));
+    lines.push('  ip -batch:', ...configureLines(node).map((r) => `    ${r}`));
+    if (node.overlay) lines.push('  bridge -batch:', ...node.overlay.fdb.map((l) => `    ${l}`));
     for (const pod of plan.pods.filter((p) => p.node === node.name)) {
       lines.push(
         `  pod ${pod.key}: ${pod.containers.map((c) => `${c.name.split('.').at(-1)} ${c.image === plan.image ? '' : `${c.image} `}[${c.entrypoint || c.cmd ? [...(c.entrypoint ?? []), ...(c.cmd ?? [])].join(' ') : "the image's own"}]`).join(', ')}`,
       );
     }
   }
+  if (plan.publisher)
+    lines.push(
+      '',
+      `publisher ${plan.publisher.container.name}: ${plan.publisher.ip}, ${plan.published.map((p) => `${p.hostIP}:${p.hostPort} → ${p.service}:${p.port} (${p.clusterIP})`).join(', ')}`,
+      '  ip -batch:',
+      ...plan.publisher.routes.map((r) => `    ${r}`),
+    );
   return lines.join('\n');
 }
 
