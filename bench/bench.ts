@@ -27,14 +27,15 @@ import { packagePath } from '../src/paths.js';
 import { DockerRuntime } from '../src/runtime/docker-runtime.js';
 import { CountingRuntime, type Counts } from './counting-runtime.js';
 
-type Size = 'S' | 'M' | 'L';
+/** S: the example; SV: the example on the VXLAN backend (templates/labs/flannel-vxlan.yaml); M, L: generated. */
+type Size = 'S' | 'SV' | 'M' | 'L';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const arg = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const sizes = (arg('--sizes')?.split(',') ?? (quick ? ['S'] : ['S', 'M', 'L'])) as Size[];
+const sizes = (arg('--sizes')?.split(',') ?? (quick ? ['S'] : ['S', 'SV', 'M', 'L'])) as Size[];
 const pairs = Number(arg('--pairs') ?? (quick ? 1 : 3));
 const cold = !quick && !args.includes('--no-cold');
 const dir = packagePath('bench');
@@ -88,12 +89,18 @@ function topologyFiles(): Record<Size, string> {
   const s = readFileSync(packagePath('lab.example.yaml'), 'utf8')
     .replace(/^name: demo\b/m, 'name: bench-s')
     .replace(/^exercises:\n( {2}- .*\n)+/m, 'exercises: []\n');
+  // The VXLAN variant, published on another host port, so that S and SV never hold the same one.
+  const sv = readFileSync(packagePath('templates', 'labs', 'flannel-vxlan.yaml'), 'utf8')
+    .replace(/^name: demo-vxlan\b/m, 'name: bench-sv')
+    .replace(/^exercises:\n( {2}- .*\n)+/m, 'exercises: []\n');
   const files = {
     S: join(dir, 'topologies', 's.yaml'),
+    SV: join(dir, 'topologies', 'sv.yaml'),
     M: join(dir, 'topologies', 'm.yaml'),
     L: join(dir, 'topologies', 'l.yaml'),
   };
   writeFileSync(files.S, s);
+  writeFileSync(files.SV, sv);
   // M: 10 nodes, 30 pods, 5 Services; L: 30 nodes, 90 pods, 10 Services.
   writeFileSync(
     files.M,
@@ -229,7 +236,7 @@ async function main(): Promise<void> {
   const engine = await runtime.version();
   await ensureNodeImage(runtime, { pull: false, log: (l) => console.error(l) });
   const files = topologyFiles();
-  const names: Record<Size, string> = { S: 'bench-s', M: 'bench-m', L: 'bench-l' };
+  const names: Record<Size, string> = { S: 'bench-s', SV: 'bench-sv', M: 'bench-m', L: 'bench-l' };
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: {
