@@ -5,6 +5,8 @@ import type { PingResult } from './probes.js';
 
 /** IPv4 and ICMP headers: a ping of payload N makes an IP packet of N + 28 bytes. */
 const headers = 28;
+/** The smallest MTU every IPv4 path must carry (RFC 791). */
+const minimumMtu = 576;
 /** The MTU a pod gets when the CNI config names none (the bridge plugin leaves the kernel's). */
 const defaultMtu = 1500;
 
@@ -124,7 +126,11 @@ async function largest(
   to: PodState,
   mtu: number,
 ): Promise<string> {
-  let low = 0;
+  // A pair with no path at all (a missing route) is no MTU problem: say so, without a search.
+  const [small] = await ctx.probes.ping([{ from: key(from), ip: to.ip, size: minimumMtu - headers }]);
+  if (small!.code !== 0)
+    return `not even a ${minimumMtu}-byte packet got from ${key(from)} to ${key(to)}: that pair has no path at all (${small!.output || `ping exit ${small!.code}`}), which pod-to-pod-no-nat reports too`;
+  let low = minimumMtu - headers;
   let high = Math.max(mtu, defaultMtu) - headers + 1;
   while (high - low > 1) {
     const mid = Math.floor((low + high) / 2);
