@@ -91,6 +91,10 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .addOption(file())
     .option('--lab <name>', 'lab name (the same as NAME)')
     .option('--only <id...>', 'run only these checks (space- or comma-separated)')
+    .option(
+      '--exhaustive',
+      'probe every pod to every node and to a pod on every other node (by default a set that grows with the lab, not its square)',
+    )
     .option('--reporter <name>', 'pretty, json, junit, tap or github', 'pretty')
     .option('--output <file>', 'write the report to a file (the pretty summary still prints)')
     .action(run(() => import('./commands/test.js')));

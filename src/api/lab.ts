@@ -245,8 +245,10 @@ export class Lab implements AsyncDisposable {
   }
 
   /** Runs the conformance checks (all, or `only`); the JSON reporter's shape. */
-  async test(options: { only?: string[] } = {}): Promise<TestReport> {
-    const run = await conformanceRun(this.deps, this.name, options.only);
+  async test(options: { only?: string[]; exhaustive?: boolean } = {}): Promise<TestReport> {
+    const run = await conformanceRun(this.deps, this.name, options.only, undefined, {
+      ...(options.exhaustive ? { exhaustive: true } : {}),
+    });
     return parseReport(renderJson(this.name, run.results, run.timings));
   }
 

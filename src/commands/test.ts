@@ -8,6 +8,7 @@ export interface TestOptions {
   file?: string;
   lab?: string;
   only?: string[];
+  exhaustive?: boolean;
   reporter?: string;
   output?: string;
 }
@@ -36,6 +37,7 @@ export default async function test(
     // `--only a b` and `--only a,b` both name two checks.
     options.only?.flatMap((id) => id.split(',').filter(Boolean)),
     ctx.io.err,
+    options.exhaustive ? { exhaustive: true } : {},
   );
   const { results } = run;
   await publish(ctx, { reporter, output: options.output }, lab, results, run.timings);

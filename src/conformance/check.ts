@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { contains, parseCidr, parseIp } from '../net/ipv4.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState, PodState } from '../state/observe.js';
+import type { Coverage } from './coverage.js';
 import type { Outside } from './outside.js';
 import type { Probes } from './probes.js';
 
@@ -21,6 +22,8 @@ export interface CheckOutcome {
   evidence: string[];
   /** Where to look next, when it failed. */
   hint?: string;
+  /** What a sampling check probed of what it could have (lab test --exhaustive probes more). */
+  coverage?: Coverage;
 }
 
 export interface CheckResult extends CheckOutcome {
@@ -38,6 +41,8 @@ export interface CheckContext {
   outside: Pick<Outside, 'http'>;
   /** A client in the engine host's own network namespace: it fetches published host ports. */
   engineHost: Pick<Outside, 'http'>;
+  /** lab test --exhaustive: every pod to every node and to a pod on every other node. */
+  exhaustive?: boolean;
   clock: Clock;
 }
 

@@ -43,6 +43,7 @@ export async function conformanceRun(
   lab: string,
   only?: string[],
   warn: (text: string) => void = () => {},
+  options: { exhaustive?: boolean } = {},
 ): Promise<ConformanceRun> {
   const unknown = (only ?? []).filter((id) => !checks.some((c) => c.id === id));
   if (unknown.length) {
@@ -75,7 +76,18 @@ export async function conformanceRun(
   try {
     const selected = only?.length ? checks.filter((c) => only.includes(c.id)) : checks;
     results = await time('checks', () =>
-      runChecks({ runtime, state, probes, outside, engineHost, clock }, selected),
+      runChecks(
+        {
+          runtime,
+          state,
+          probes,
+          outside,
+          engineHost,
+          clock,
+          ...(options.exhaustive ? { exhaustive: true } : {}),
+        },
+        selected,
+      ),
     );
   } finally {
     for (const client of [outside, engineHost])

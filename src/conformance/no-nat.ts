@@ -14,6 +14,7 @@ import {
   skip,
   uncertain,
 } from './check.js';
+import { podPairs, podToNodePairs } from './coverage.js';
 import { type HttpResult, parseEcho, probePort } from './probes.js';
 
 /** A failed probe in words: unreachable, or reached but seen from another address. */
@@ -139,19 +140,21 @@ async function probeNoNat(ctx: CheckContext, expected: string, probes: NoNatProb
 export const podToPodNoNat: Check = {
   id: 'pod-to-pod-no-nat',
   rule: 'every pod reaches a pod on every other node, and is seen there with its own pod IP (no NAT)',
-  run: (ctx) =>
-    probeNoNat(
+  async run(ctx) {
+    const { pairs, coverage } = podPairs(ctx.state, ctx.exhaustive);
+    const outcome = await probeNoNat(
       ctx,
-      'each pod reaches one pod on every other node; the echo server there reports the sender’s pod IP',
-      running(ctx.state).flatMap((p) =>
-        peersOffNode(ctx.state, p.node).map((t) => ({
-          from: key(p),
-          node: p.node,
-          target: t.ip,
-          peer: p.ip,
-        })),
-      ),
-    ),
+      ctx.exhaustive
+        ? 'each pod reaches one pod on every other node; the echo server there reports the sender’s pod IP'
+        : 'every ordered pair of nodes is crossed, every pod sends and receives across nodes, and one pair inside each node; each receiver reports the sender’s pod IP',
+      pairs.map(({ from, to }) => ({ from: key(from), node: from.node, target: to.ip, peer: from.ip })),
+    );
+    return {
+      ...outcome,
+      seen: `${outcome.seen} (${coverage.probed} of ${coverage.possible} ordered pod pairs)`,
+      coverage,
+    };
+  },
 };
 
 export const nodeToPodNoNat: Check = {
@@ -177,14 +180,21 @@ export const nodeToPodNoNat: Check = {
 export const podToNodeNoNat: Check = {
   id: 'pod-to-node-no-nat',
   rule: 'every pod reaches every node, and the node sees the pod IP (no NAT)',
-  run: (ctx) =>
-    probeNoNat(
+  async run(ctx) {
+    const { pairs, coverage } = podToNodePairs(ctx.state, ctx.exhaustive);
+    const outcome = await probeNoNat(
       ctx,
-      'each pod reaches every node’s IP; the node’s echo server reports the pod IP',
-      running(ctx.state).flatMap((p) =>
-        ctx.state.nodes.map((n) => ({ from: key(p), node: p.node, target: n.ip, peer: p.ip })),
-      ),
-    ),
+      ctx.exhaustive
+        ? 'each pod reaches every node’s IP; the node’s echo server reports the pod IP'
+        : 'every pod reaches a node, and every node is reached from the pods of every node; the node’s echo server reports the pod IP',
+      pairs.map(({ from, node }) => ({ from: key(from), node: from.node, target: node.ip, peer: from.ip })),
+    );
+    return {
+      ...outcome,
+      seen: `${outcome.seen} (${coverage.probed} of ${coverage.possible} pod-node pairs)`,
+      coverage,
+    };
+  },
 };
 
 export const selfIpEqualsSeenIp: Check = {

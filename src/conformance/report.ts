@@ -66,7 +66,7 @@ export function renderJson(lab: string, results: CheckResult[], timings?: RunTim
   return JSON.stringify(
     {
       lab,
-      checks: results.map(({ id, rule, status, expected, seen, evidence, hint, durationMs }) => ({
+      checks: results.map(({ id, rule, status, expected, seen, evidence, hint, coverage, durationMs }) => ({
         id,
         rule,
         status,
@@ -74,6 +74,7 @@ export function renderJson(lab: string, results: CheckResult[], timings?: RunTim
         seen,
         evidence,
         ...(hint ? { hint } : {}),
+        ...(coverage ? { coverage } : {}),
         durationMs,
       })),
       ...tally(results),
