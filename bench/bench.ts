@@ -204,14 +204,17 @@ async function floorRun(
   return { create, remove, containers: levels.flat().length };
 }
 
-function cliMs(argv: string[]): number {
+/** Median wall time of a command, 5 runs. */
+function commandMs(file: string, argv: string[]): number {
   const runs = Array.from({ length: 5 }, () => {
     const started = performance.now();
-    spawnSync(packagePath('lab'), argv, { stdio: 'ignore' });
+    spawnSync(file, argv, { stdio: 'ignore' });
     return performance.now() - started;
   });
   return median(runs);
 }
+
+const cliMs = (argv: string[]) => commandMs(packagePath('lab'), argv);
 
 async function coldStart(): Promise<{ ms: number; base: string } | undefined> {
   const runtime = new DockerRuntime();
@@ -297,9 +300,18 @@ async function main(): Promise<void> {
       );
     }
   }
+  // Start-up as ratios to a bare Node.js start in the same run, so that the figures mean something
+  // on a machine whose speed varies from day to day.
+  const nodeStart = commandMs(process.execPath, ['-e', '0']);
   const help = cliMs(['--help']);
   const validate = cliMs(['validate']);
-  result.cli = { helpMs: help, validateMs: validate };
+  result.cli = {
+    nodeMs: nodeStart,
+    helpMs: help,
+    validateMs: validate,
+    helpOverNode: help / nodeStart,
+    validateOverNode: validate / nodeStart,
+  };
   const coldResult = cold ? await coldStart() : undefined;
   if (coldResult) result.cold = coldResult;
 
@@ -318,7 +330,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- |',
     ...phaseRows,
     '',
-    `\`lab --help\`: ${help.toFixed(0)} ms · \`lab validate\`: ${validate.toFixed(0)} ms (medians of 5, node start-up included)`,
+    `\`lab --help\`: ${help.toFixed(0)} ms (${(help / nodeStart).toFixed(1)}× \`node -e 0\`) · \`lab validate\`: ${validate.toFixed(0)} ms (${(validate / nodeStart).toFixed(1)}×) · \`node -e 0\`: ${nodeStart.toFixed(0)} ms (medians of 5)`,
     ...(coldResult
       ? ['', `Cold start (node image from nothing, base ${coldResult.base}): ${seconds(coldResult.ms)} s`]
       : []),
