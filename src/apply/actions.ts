@@ -23,6 +23,8 @@ export interface ApplyContext {
   pull?: PullMode;
   /** Sandbox container IDs by `namespace/name`. */
   sandboxIds: Map<string, string>;
+  /** Reports how far a long step is (a terminal shows it in the step's title). */
+  count?: (done: number, total: number) => void;
 }
 
 /** One named step of `up`; each becomes one listr2 task. */
@@ -67,12 +69,16 @@ export function upActions(): Action[] {
     {
       phase: 'nodes',
       title: 'Starting nodes',
-      async run({ runtime, plan }) {
+      async run({ runtime, plan, count }) {
         const containers = [
           ...plan.nodes.map((n) => n.container),
           ...(plan.publisher ? [plan.publisher.container] : []),
         ];
-        await mapLimit(containers, engineConcurrency, (c) => runtime.runContainer(c));
+        let done = 0;
+        await mapLimit(containers, engineConcurrency, async (c) => {
+          await runtime.runContainer(c);
+          count?.(++done, containers.length);
+        });
       },
     },
     {
@@ -105,6 +111,7 @@ export function upActions(): Action[] {
           plan.pods,
           plan.pods.flatMap((p) => p.containers),
           ctx.sandboxIds,
+          ctx.count,
         );
       },
     },
@@ -197,11 +204,21 @@ export async function createPods(
   pods: PodPlan[],
   containers: ContainerSpec[],
   ids: Map<string, string>,
+  count?: (done: number, total: number) => void,
 ): Promise<void> {
-  const created = await mapLimit(pods, engineConcurrency, (p) => runtime.runContainer(p.sandbox));
+  // Sandboxes and containers as they are created: the count a terminal shows (Creating pods 37/212).
+  const total = pods.length + containers.length;
+  let done = 0;
+  const tick = <T>(value: T): T => {
+    count?.(++done, total);
+    return value;
+  };
+  const created = await mapLimit(pods, engineConcurrency, async (p) =>
+    tick(await runtime.runContainer(p.sandbox)),
+  );
   for (const [i, p] of pods.entries()) ids.set(p.key, created[i]!);
   // The pods' own containers join the sandboxes' namespaces while the nodes wire those in.
-  const running = mapLimit(containers, engineConcurrency, (c) => runtime.runContainer(c));
+  const running = mapLimit(containers, engineConcurrency, async (c) => tick(await runtime.runContainer(c)));
   const wiring = Promise.all(
     plan.nodes.map(async (node) => {
       const mine = pods.filter((p) => p.node === node.name);

@@ -247,7 +247,7 @@ export function changeActions(
     actions.push({
       phase: 'pods',
       title: `Creating ${parts.join(' and ')}${steps.pods.length ? ', wired in with CNI ADD' : ''}`,
-      run: ({ runtime }) => createPods(runtime, to, steps.pods, steps.containers, new Map()),
+      run: ({ runtime, count }) => createPods(runtime, to, steps.pods, steps.containers, new Map(), count),
     });
   }
   actions.push({

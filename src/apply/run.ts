@@ -48,10 +48,22 @@ export async function applyPlan(
   const tasks = new Listr(
     actions.map((action) => ({
       title: action.title,
-      task: async () => {
+      task: async (_: unknown, task: { title: string }) => {
         if (signal?.aborted) throw new InterruptedError('interrupted');
         const started = clock.now();
-        const running = action.run(ctx);
+        // On a terminal, long steps count inside their title (Creating pods 37/212); plain output
+        // (CI, a pipe) keeps one line per step.
+        const live = !io.quiet && io.interactive && !io.progress;
+        const running = action.run({
+          ...ctx,
+          ...(live
+            ? {
+                count: (done: number, total: number) => {
+                  task.title = `${action.title} (${done}/${total})`;
+                },
+              }
+            : {}),
+        });
         inflight.push(running.catch(() => {}));
         await Promise.race([running, aborted]);
         timings[action.phase] = Math.round(clock.now() - started);
