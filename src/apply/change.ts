@@ -24,12 +24,13 @@ import {
   userImages,
 } from './actions.js';
 import { engineConcurrency, mapLimit } from './limit.js';
+import { removeInStages } from './remove.js';
 import { applyPlan, type PhaseTimings } from './run.js';
 import { refuseMissingImages } from './up.js';
 
 /** What a change in place does to the engine, worked out from the diff and what the engine holds. */
 export interface ChangeSteps {
-  /** Containers to remove, in order: pods' containers, sandboxes, nodes. */
+  /** Containers to remove (in stages: removeInStages). */
   remove: ContainerInfo[];
   /** CNI DEL before the removal, per node that stays: its node reference and `namespace/pod id` lines. */
   cniDel: { node: { name: string; container: string }; lines: string[] }[];
@@ -94,10 +95,7 @@ export function changeSteps(
     ...(diff.publisher && from.publisher ? [from.publisher.container.name] : []),
     ...(diff.publisher && to.publisher ? [to.publisher.container.name] : []),
   ]);
-  const stage: Record<string, number> = { container: 0, publisher: 0, sandbox: 1, node: 2 };
-  const remove = observed
-    .filter((c) => c.labels[Label.role] !== 'record' && gone.has(c.name))
-    .sort((a, b) => (stage[a.labels[Label.role] ?? ''] ?? 0) - (stage[b.labels[Label.role] ?? ''] ?? 0));
+  const remove = observed.filter((c) => c.labels[Label.role] !== 'record' && gone.has(c.name));
   const removedNodes = new Set(remove.filter((c) => c.labels[Label.role] === 'node').map((c) => c.name));
   const cniDel = new Map<string, { node: { name: string; container: string }; lines: string[] }>();
   for (const c of remove) {
@@ -181,10 +179,7 @@ export function changeActions(
               );
           }),
         );
-        for (const roles of [['container', 'publisher'], ['sandbox'], ['node']]) {
-          const batch = steps.remove.filter((c) => roles.includes(c.labels[Label.role] ?? 'container'));
-          await mapLimit(batch, engineConcurrency, (c) => runtime.removeContainer(c.id));
-        }
+        await removeInStages(steps.remove, (c) => runtime.removeContainer(c.id));
       },
     });
   }

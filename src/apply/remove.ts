@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../clock.js';
 import { EngineUnreachableError, messageOf, NetworkInUseError, RuntimeError } from '../errors.js';
 import { Label, labFilter } from '../labels.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import { engineConcurrency, mapLimit } from './limit.js';
 
 /** What a removal removed. */
@@ -11,6 +11,21 @@ export interface Removed {
 }
 
 const order: Record<string, number> = { container: 0, sandbox: 1, node: 2 };
+
+/**
+ * Removes containers in stages: pod containers (and any other role), then sandboxes, then nodes, so
+ * that nothing is removed while a container that joined its namespaces is still being torn down.
+ * `remove` removes one (and may catch its error); each stage runs concurrently.
+ */
+export async function removeInStages(
+  containers: ContainerInfo[],
+  remove: (c: ContainerInfo) => Promise<void>,
+): Promise<void> {
+  for (const stage of [0, 1, 2]) {
+    const batch = containers.filter((c) => (order[c.labels[Label.role] ?? ''] ?? 0) === stage);
+    await mapLimit(batch, engineConcurrency, remove);
+  }
+}
 
 /** How long removing a network may keep retrying while the engine still releases endpoints. */
 const networkRetryMs = 15_000;
@@ -56,14 +71,7 @@ export async function removeLab(
     errors.push(error);
     failures.push(`${what}: ${messageOf(error)}`);
   };
-  // In stages: pod containers, then sandboxes, then nodes, so that nothing is removed while a
-  // container that joined its namespaces is still being torn down.
-  for (const stage of [0, 1, 2]) {
-    const batch = containers.filter((c) => (order[c.labels[Label.role] ?? ''] ?? 0) === stage);
-    await mapLimit(batch, engineConcurrency, async (c) => {
-      await runtime.removeContainer(c.id).catch(failed(`container ${c.name}`));
-    });
-  }
+  await removeInStages(containers, (c) => runtime.removeContainer(c.id).catch(failed(`container ${c.name}`)));
   const networks = await runtime.listNetworks(labFilter(lab));
   let stale = false;
   for (const n of networks) {

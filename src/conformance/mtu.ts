@@ -1,5 +1,5 @@
-import { Label } from '../labels.js';
 import type { LabState } from '../state/observe.js';
+import { sandboxOf } from '../state/targets.js';
 import { type Check, fail, key, type PodState, pass, running, skip } from './check.js';
 import type { PingResult } from './probes.js';
 
@@ -101,10 +101,7 @@ async function hopMtus(ctx: Parameters<Check['run']>[0], from: PodState, to: Pod
     container
       ? (await ctx.runtime.exec(container, ['cat', `/sys/class/net/${dev}/mtu`])).stdout.trim() || '?'
       : '?';
-  const sandbox = (p: PodState) =>
-    ctx.state.containers.find(
-      (c) => c.labels[Label.role] === 'sandbox' && c.labels[Label.pod] === `${p.namespace}/${p.name}`,
-    )?.name;
+  const sandbox = (p: PodState) => sandboxOf(ctx.state.containers, key(p))?.name;
   const node = (name: string) => ctx.state.nodes.find((n) => n.name === name)?.container;
   const side = async (p: PodState) => {
     const n = node(p.node);

@@ -14,7 +14,7 @@ import {
   skip,
   uncertain,
 } from './check.js';
-import { podPairs, podToNodePairs } from './coverage.js';
+import { type Coverage, podPairs, podToNodePairs } from './coverage.js';
 import { type HttpResult, parseEcho, probePort } from './probes.js';
 
 /** A failed probe in words: unreachable, or reached but seen from another address. */
@@ -137,6 +137,15 @@ async function probeNoNat(ctx: CheckContext, expected: string, probes: NoNatProb
   );
 }
 
+/** An outcome with what its probes covered, also said in its words. */
+function withCoverage(outcome: CheckOutcome, coverage: Coverage, pairs: string): CheckOutcome {
+  return {
+    ...outcome,
+    seen: `${outcome.seen} (${coverage.probed} of ${coverage.possible} ${pairs})`,
+    coverage,
+  };
+}
+
 export const podToPodNoNat: Check = {
   id: 'pod-to-pod-no-nat',
   rule: 'every pod reaches a pod on every other node, and is seen there with its own pod IP (no NAT)',
@@ -149,11 +158,7 @@ export const podToPodNoNat: Check = {
         : 'every ordered pair of nodes is crossed, every pod sends and receives across nodes, and one pair inside each node; each receiver reports the sender’s pod IP',
       pairs.map(({ from, to }) => ({ from: key(from), node: from.node, target: to.ip, peer: from.ip })),
     );
-    return {
-      ...outcome,
-      seen: `${outcome.seen} (${coverage.probed} of ${coverage.possible} ordered pod pairs)`,
-      coverage,
-    };
+    return withCoverage(outcome, coverage, 'ordered pod pairs');
   },
 };
 
@@ -189,11 +194,7 @@ export const podToNodeNoNat: Check = {
         : 'every pod reaches a node, and every node is reached from the pods of every node; the node’s echo server reports the pod IP',
       pairs.map(({ from, node }) => ({ from: key(from), node: from.node, target: node.ip, peer: from.ip })),
     );
-    return {
-      ...outcome,
-      seen: `${outcome.seen} (${coverage.probed} of ${coverage.possible} pod-node pairs)`,
-      coverage,
-    };
+    return withCoverage(outcome, coverage, 'pod-node pairs');
   },
 };
 

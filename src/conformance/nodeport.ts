@@ -1,6 +1,6 @@
 import type { LabState } from '../state/observe.js';
-import { type Check, fail, pass, skip } from './check.js';
-import { parseEcho, patience } from './probes.js';
+import { type Check, type CheckContext, fail, pass, skip } from './check.js';
+import { type HttpResult, parseEcho, patience } from './probes.js';
 import { proxied } from './services.js';
 
 /** Every NodePort with endpoints on every node IP (pure): what nodeport-external probes. */
@@ -14,6 +14,21 @@ export function nodePortTargets(state: LabState): { svc: string; node: string; u
   );
 }
 
+/**
+ * Fetches each URL from an outside client; a miss is asked once more, with time to spare, before it
+ * counts (a busy machine can be slow). Results in the order of `targets`.
+ */
+async function fetchTwice(
+  client: CheckContext['outside'],
+  targets: { url: string }[],
+): Promise<HttpResult[]> {
+  const first = await client.http(targets.map((t) => ({ url: t.url })));
+  const slowest = Math.max(0, ...first.map((r) => r.ms));
+  const missed = first.filter((r) => r.code !== 0).map((r) => ({ url: r.url, timeout: patience(slowest) }));
+  const again = missed.length ? await client.http(missed) : [];
+  return first.map((r) => (r.code === 0 ? r : (again.find((a) => a.url === r.url) ?? r)));
+}
+
 export const nodeportExternal: Check = {
   id: 'nodeport-external',
   rule: "a NodePort answers on every node's IP from outside the cluster (a client on the node network that is not a node)",
@@ -23,12 +38,7 @@ export const nodeportExternal: Check = {
     const targets = nodePortTargets(ctx.state);
     if (targets.length === 0) return skip(expected, 'no NodePort Service with endpoints');
     const endpoints = new Map(proxied(ctx.state).map((s) => [s.key, new Set(s.endpoints.map((e) => e.ip))]));
-    // A miss is asked once more, with time to spare, before it counts: a busy machine can be slow.
-    const first = await ctx.outside.http(targets.map((t) => ({ url: t.url })));
-    const slowest = Math.max(0, ...first.map((r) => r.ms));
-    const missed = first.filter((r) => r.code !== 0).map((r) => ({ url: r.url, timeout: patience(slowest) }));
-    const again = missed.length ? await ctx.outside.http(missed) : [];
-    const results = first.map((r) => (r.code === 0 ? r : (again.find((a) => a.url === r.url) ?? r)));
+    const results = await fetchTwice(ctx.outside, targets);
     const failures: string[] = [];
     const peers = new Set<string>();
     for (const [i, t] of targets.entries()) {
@@ -75,13 +85,10 @@ export const hostPort: Check = {
     const targets = hostPortTargets(ctx.state);
     if (targets.length === 0) return skip(expected, 'no Service port is published with hostPort (TCP)');
     const endpoints = new Map(ctx.state.services.map((s) => [s.key, new Set(s.endpoints.map((e) => e.ip))]));
-    const first = await ctx.engineHost.http(targets.map((t) => ({ url: t.url })));
-    const slowest = Math.max(0, ...first.map((r) => r.ms));
-    const missed = first.filter((r) => r.code !== 0).map((r) => ({ url: r.url, timeout: patience(slowest) }));
-    const again = missed.length ? await ctx.engineHost.http(missed) : [];
+    const results = await fetchTwice(ctx.engineHost, targets);
     const failures: string[] = [];
     for (const [i, t] of targets.entries()) {
-      const r = first[i]!.code === 0 ? first[i]! : (again.find((a) => a.url === t.url) ?? first[i]!);
+      const r = results[i]!;
       const echo = parseEcho(r.body);
       if (r.code !== 0) failures.push(`${t.svc} on ${t.where}: ${r.error || `curl exit ${r.code}`}`);
       else if ((endpoints.get(t.svc)?.size ?? 0) === 0)

@@ -10,7 +10,7 @@ import { planLab } from '../plan/plan.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
-import { resolveTarget } from '../state/targets.js';
+import { resolveTarget, sandboxOf } from '../state/targets.js';
 
 /** A failed exercise assertion: its message is what the learner reads. */
 export class ExerciseFailure extends Error {
@@ -221,9 +221,7 @@ export function exerciseLab({
             `options ${dns.options.join(' ')}`,
           ].join('\n');
           // resolv.conf is bind-mounted into the pod's containers: written in place, never replaced.
-          const sandbox = state.containers.find(
-            (c) => c.labels[Label.role] === 'sandbox' && c.labels[Label.pod] === what,
-          );
+          const sandbox = sandboxOf(state.containers, what);
           if (!sandbox) throw new ExerciseFailure(`restore ${object}: pod ${what} has no sandbox`);
           await runtime.exec(
             sandbox.name,

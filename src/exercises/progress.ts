@@ -1,9 +1,9 @@
 import { agent } from '../agent/agent.js';
 import { LabStateError } from '../errors.js';
-import { Label } from '../labels.js';
 import { nodePaths } from '../plan/names.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState } from '../state/observe.js';
+import { sandboxOf } from '../state/targets.js';
 import { count } from '../text.js';
 
 /** Where a lab keeps its classroom progress (inside the DNS pod's sandbox, see progressHome). */
@@ -47,9 +47,7 @@ export const emptyProgress = (): Progress => ({ version: 2, exercises: {} });
  */
 export function progressHome(state: LabState): { name: string; container: string } {
   const pod = state.dns?.pod ?? 'kube-system/kube-dns-0';
-  const sandbox = state.containers.find(
-    (c) => c.labels[Label.role] === 'sandbox' && c.labels[Label.pod] === pod,
-  );
+  const sandbox = sandboxOf(state.containers, pod);
   if (sandbox?.state !== 'running')
     throw new LabStateError(
       `lab ${state.name} has no running DNS pod, where it keeps exercise progress`,

@@ -69,32 +69,36 @@ export function routeDestination(line: string): string {
  * it succeeds whether the route is there or not (a rollback applies it to a half-changed node).
  */
 export function routeChanges(from: string[], to: string[]): string[] {
-  const had = new Set(from);
-  const kept = new Set(to.map(routeDestination));
-  const gone = [...new Set(from.map(routeDestination))].filter((d) => d && !kept.has(d));
-  return [
-    ...gone.flatMap((d) => [`route replace ${d} dev eth0`, `route del ${d}`]),
-    ...to.filter((line) => !had.has(line)),
-  ];
+  return keyedChanges(from, to, routeDestination, (line) => {
+    const d = routeDestination(line);
+    return [`route replace ${d} dev eth0`, `route del ${d}`];
+  });
 }
 
+/** The key of a neighbour or FDB line: the address or MAC after `neigh replace` / `fdb replace`. */
+const thirdWord = (line: string) => line.split(' ')[2] ?? '';
+
 /**
- * Lines that take a node from one list of `replace` entries to another: the new and changed ones, and
- * for each entry whose key (the word at `key`) is gone, `remove(line)`: a replace then a delete, so
- * that the removal succeeds whether the entry is there or not.
+ * Lines that take a node from one list of `replace` entries to another: the removal of each entry
+ * whose key (`keyOf`) is gone, as `remove(line)` gives it (a replace then a delete, so that it succeeds
+ * whether the entry is there or not), then the entries that are new or changed.
  */
 function keyedChanges(
   from: string[],
   to: string[],
-  key: number,
+  keyOf: (line: string) => string,
   remove: (line: string) => string[],
 ): string[] {
   const had = new Set(from);
-  const kept = new Set(to.map((l) => l.split(' ')[key]));
-  return [
-    ...from.filter((l) => !kept.has(l.split(' ')[key])).flatMap(remove),
-    ...to.filter((l) => !had.has(l)),
-  ];
+  const kept = new Set(to.map(keyOf));
+  const removed = new Set<string>();
+  const gone = from.filter((line) => {
+    const key = keyOf(line);
+    if (!key || kept.has(key) || removed.has(key)) return false;
+    removed.add(key);
+    return true;
+  });
+  return [...gone.flatMap(remove), ...to.filter((line) => !had.has(line))];
 }
 
 /**
@@ -175,14 +179,14 @@ export function diffPlans(from: LabPlan, to: LabPlan): LabDiff {
     if (!was) continue;
     // Neighbours first: a route via the overlay needs its peer's entry.
     const lines = [
-      ...keyedChanges(was.overlay?.neighbours ?? [], node.overlay?.neighbours ?? [], 2, (l) => [
+      ...keyedChanges(was.overlay?.neighbours ?? [], node.overlay?.neighbours ?? [], thirdWord, (l) => [
         l,
         l.replace(/^neigh replace (\S+) lladdr \S+ (dev \S+).*$/, 'neigh del $1 $2'),
       ]),
       ...routeChanges(was.routes, node.routes),
     ];
     if (lines.length) routes[node.name] = lines;
-    const entries = keyedChanges(was.overlay?.fdb ?? [], node.overlay?.fdb ?? [], 2, (l) => [
+    const entries = keyedChanges(was.overlay?.fdb ?? [], node.overlay?.fdb ?? [], thirdWord, (l) => [
       l,
       l.replace(/^fdb replace (.*) self permanent$/, 'fdb del $1 self'),
     ]);

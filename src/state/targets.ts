@@ -32,6 +32,11 @@ export function resolveTarget(containers: ContainerInfo[], target: string, lab: 
   return container;
 }
 
+/** The sandbox container of pod `namespace/name` (it holds the pod's network namespace). */
+export function sandboxOf(containers: ContainerInfo[], pod: string): ContainerInfo | undefined {
+  return containers.find((c) => c.labels[Label.role] === 'sandbox' && c.labels[Label.pod] === pod);
+}
+
 /** Every container of a lab; fails when the lab is not up (nothing of it exists). */
 export async function labContainersOf(runtime: Runtime, lab: string): Promise<ContainerInfo[]> {
   const containers = await runtime.listContainers({ [Label.lab]: lab });
