@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { PullMode } from '../apply/actions.js';
+import { upHost } from '../apply/prepare.js';
 import { removeLab } from '../apply/remove.js';
 import { type UpOutcome, type UpRun, upLab } from '../apply/up.js';
 import { type Clock, systemClock } from '../clock.js';
@@ -10,9 +11,7 @@ import { conformanceRun } from '../conformance/conformance.js';
 import { renderJson } from '../conformance/report.js';
 import { LabStateError, UsageError } from '../errors.js';
 import { preflight } from '../host/doctor.js';
-import { engineSide } from '../host/engine-side.js';
 import { type Host, localHost } from '../host/host.js';
-import { ensureNodeImage, imageOptionsFromEnv } from '../image/node-image.js';
 import type { Io } from '../io.js';
 import type { LabPlan } from '../plan/types.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
@@ -176,14 +175,7 @@ export class Lab implements AsyncDisposable {
     });
     let outcome: UpOutcome;
     try {
-      // The engine host's routes and kernel: this machine's, or read through a helper container
-      // (which runs podlab's node image, built first when missing).
-      const host = await engineSide(deps.host, deps.runtime, () =>
-        ensureNodeImage(
-          deps.runtime,
-          imageOptionsFromEnv((line) => io.err(`  ${line}`)),
-        ),
-      );
+      const host = await upHost(deps.host, deps.runtime, io.err);
       await preflight(host);
       outcome = await upLab({ ...deps, host, io }, topology, {
         ...(options.signal ? { signal: options.signal } : {}),

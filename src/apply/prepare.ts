@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { Topology } from '../config/types.js';
 import { LabStateError } from '../errors.js';
+import { engineSide } from '../host/engine-side.js';
 import type { Host } from '../host/host.js';
 import { takenRanges } from '../host/taken.js';
-import { nodeImageRef } from '../image/node-image.js';
+import { ensureNodeImage, imageOptionsFromEnv, nodeImageRef } from '../image/node-image.js';
 import { Label } from '../labels.js';
 import { packagePath } from '../paths.js';
 import { allocationOf } from '../plan/allocation.js';
@@ -66,4 +67,17 @@ export async function planChange(
     from: planLab(existing.recorded.topology, { ...common, nodeSubnet: existing.nodeSubnet }),
     to: planLab(topology, { ...common, nodeSubnet: topology.cluster.nodeSubnet ?? existing.nodeSubnet }),
   };
+}
+
+/**
+ * The engine host as `up` reads it (routes, kernel settings): this machine, or a helper container on
+ * the engine that runs podlab's node image, built first when missing (its progress to `log`).
+ */
+export function upHost(host: Host, runtime: Runtime, log: (line: string) => void): Promise<Host> {
+  return engineSide(host, runtime, () =>
+    ensureNodeImage(
+      runtime,
+      imageOptionsFromEnv((line) => log(`  ${line}`)),
+    ),
+  );
 }

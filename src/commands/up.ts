@@ -1,11 +1,10 @@
 import { Lab } from '../api/lab.js';
 import type { Action, PullMode } from '../apply/actions.js';
+import { upHost } from '../apply/prepare.js';
 import type { PhaseTimings } from '../apply/run.js';
 import { type UpOutcome, upLab } from '../apply/up.js';
 import type { ReporterName } from '../conformance/report.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
-import { engineSide } from '../host/engine-side.js';
-import { ensureNodeImage, imageOptionsFromEnv } from '../image/node-image.js';
 import { describeDiff } from '../plan/diff.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
@@ -52,12 +51,7 @@ export default async function up(ctx: CommandContext, options: UpOptions): Promi
   const runtime = ctx.runtime();
   if (options.dryRun) {
     if (options.test) throw new UsageError('--dry-run creates nothing to test', 'drop --test, or --dry-run');
-    const host = await engineSide(ctx.host, runtime, () =>
-      ensureNodeImage(
-        runtime,
-        imageOptionsFromEnv((line) => ctx.io.err(`  ${line}`)),
-      ),
-    );
+    const host = await upHost(ctx.host, runtime, ctx.io.err);
     const outcome = await upLab({ runtime, host, clock: ctx.clock, io: ctx.io }, topology, { dryRun: true });
     ctx.io.out(
       options.json
