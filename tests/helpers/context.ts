@@ -2,7 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext } from '../../src/commands/context.js';
+import type { CheckContext } from '../../src/conformance/check.js';
+import type { Probes } from '../../src/conformance/probes.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import type { LabState } from '../../src/state/observe.js';
 import { FakeHost, fakeClock } from './fake-host.js';
 
 /**
@@ -32,4 +35,16 @@ export function writeTopology(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'podlab-test-')), 'lab.yaml');
   writeFileSync(file, text);
   return file;
+}
+
+/** What the checks get in unit tests: the lab and probes a test gives, no outside clients, a fake clock. */
+export function checkContext(runtime: Runtime, state: LabState, probes: Probes): CheckContext {
+  return {
+    runtime,
+    state,
+    probes,
+    outside: { http: async () => [] },
+    engineHost: { http: async () => [] },
+    clock: fakeClock(),
+  };
 }

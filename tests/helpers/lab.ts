@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { removeLab } from '../../src/apply/remove.js';
 import type { statusJson } from '../../src/commands/status.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
@@ -84,6 +84,20 @@ export function exampleAs(
 /** A host port of a test lab's own, from its node subnet: 172.31.X.0/24 publishes on 18000 + X. */
 export function hostPortFor(nodeSubnet: string): number {
   return 18000 + Number(nodeSubnet.split('.')[2]);
+}
+
+/**
+ * Registers the hooks of a test file that owns these labs: before its tests, an engine must answer
+ * (a missing one fails, never skips) and what an earlier run left of them is removed; after, they go.
+ */
+export function ownLabs(...names: string[]): void {
+  test.before(async () => {
+    await engine();
+    await Promise.all(names.map(clearLab));
+  });
+  test.after.always(async () => {
+    await Promise.all(names.map(clearLab));
+  });
 }
 
 /** Removes what an earlier, interrupted run of this test left behind (the engine keeps containers). */

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { writeTopology } from '../helpers/context.js';
-import { clearLab, engine, labOk, status } from '../helpers/lab.js';
+import { engine, labOk, ownLabs, status } from '../helpers/lab.js';
 
 // This file's own lab: name itest-change, node subnet 172.31.238.0/24, and ranges and a domain of its
 // own, so that nothing here depends on podlab's defaults.
@@ -53,14 +53,7 @@ async function change(
   };
 }
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
-});
-
-test.after.always(async () => {
-  await clearLab(name);
-});
+ownLabs(name);
 
 test.serial(
   'lab up applies each edit of a running lab in place, and lab test passes after each',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { XMLParser } from 'fast-xml-parser';
-import { clearLab, engine, exampleAs, lab, labOk, type StatusJson, status } from '../helpers/lab.js';
+import { exampleAs, lab, labOk, ownLabs, type StatusJson, status } from '../helpers/lab.js';
 
 // This file's own lab: the example, named itest-checks, on node subnet 172.31.246.0/24.
 const name = 'itest-checks';
@@ -43,14 +43,9 @@ const statusOf = (json: JsonReport) => Object.fromEntries(json.checks.map((c) =>
 const inLab = (t: ExecutionContext, target: string, ...command: string[]) =>
   labOk(t, ['exec', '--lab', name, target, '--', ...command]);
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
+ownLabs(name);
+test.before(() => {
   file = exampleAs(name, '172.31.246.0/24');
-});
-
-test.after.always(async () => {
-  await clearLab(name);
 });
 
 test.serial('lab up --test brings the lab up and passes every check', async (t) => {

@@ -4,12 +4,12 @@ import test from 'ava';
 import Docker from 'dockerode';
 import { contains, parseCidr, parseIp } from '../../src/net/ipv4.js';
 import {
-  clearLab,
   type Echo,
   engine,
   exampleAs,
   lab,
   labOk,
+  ownLabs,
   type StatusJson,
   status,
 } from '../helpers/lab.js';
@@ -23,14 +23,9 @@ let state: StatusJson;
 const node = (n: string) => state.nodes.find((x) => x.name === n)!;
 const pod = (key: string) => state.pods.find((p) => `${p.namespace}/${p.name}` === key)!;
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
+ownLabs(name);
+test.before(() => {
   file = exampleAs(name, subnet);
-});
-
-test.after.always(async () => {
-  await clearLab(name);
 });
 
 test.serial('lab up brings the example up and status reads it back healthy', async (t) => {

@@ -1,20 +1,15 @@
 import { tmpdir } from 'node:os';
 import test from 'ava';
 import { exerciseRoundTrip } from '../helpers/exercise.js';
-import { clearLab, engine, exampleAs, lab, labOk, status } from '../helpers/lab.js';
+import { exampleAs, lab, labOk, ownLabs, status } from '../helpers/lab.js';
 
 // This file's own lab: the example with its eight exercises, named itest-ex, on 172.31.247.0/24.
 const name = 'itest-ex';
 let file: string;
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
+ownLabs(name);
+test.before(() => {
   file = exampleAs(name, '172.31.247.0/24');
-});
-
-test.after.always(async () => {
-  await clearLab(name);
 });
 
 /** The exercises the example ships, in its order. */

@@ -1,19 +1,12 @@
 import test from 'ava';
-import { clearLab, type Echo, engine, exampleAs, lab, labOk, status } from '../helpers/lab.js';
+import { type Echo, engine, exampleAs, lab, labOk, ownLabs, status } from '../helpers/lab.js';
 
 // This file's own labs and subnets, used by no other test.
 const first = 'itest-left';
 const second = 'itest-right';
 const broken = 'itest-broken';
 
-test.before(async () => {
-  await engine();
-  await Promise.all([first, second, broken].map(clearLab));
-});
-
-test.after.always(async () => {
-  await Promise.all([first, second, broken].map(clearLab));
-});
+ownLabs(first, second, broken);
 
 test.serial('two labs with different names run side by side without touching each other', async (t) => {
   const a = exampleAs(first, '172.31.242.0/24');

@@ -2,13 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import {
-  clearLab,
-  engine,
   exampleAs,
   hostPortFor,
   type LabRun,
   lab,
   leftovers,
+  ownLabs,
   type StatusJson,
 } from '../helpers/lab.js';
 
@@ -27,14 +26,7 @@ async function ok(t: ExecutionContext, run: Promise<LabRun>, args: string, code 
   return r;
 }
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
-});
-
-test.after.always(async () => {
-  await clearLab(name);
-});
+ownLabs(name);
 
 test.serial(
   'a CLI with only loopback: up, status, exec, every check, an exercise, dns and down',

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { contains, parseCidr, parseIp } from '../../src/net/ipv4.js';
-import { clearLab, type Echo, engine, lab, labOk, status } from '../helpers/lab.js';
+import { type Echo, engine, lab, labOk, ownLabs, status } from '../helpers/lab.js';
 
 // This file's own lab (tests/fixtures/labs/services.yaml): name itest-svc, node subnet 172.31.245.0/24,
 // cluster domain lab.test. Addresses below are the ones the plan gives.
@@ -43,14 +43,7 @@ async function dig(t: ExecutionContext, ...args: string[]): Promise<{ status: st
   };
 }
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
-});
-
-test.after.always(async () => {
-  await clearLab(name);
-});
+ownLabs(name);
 
 test.serial('the lab comes up with its DNS pod inside the pod network', async (t) => {
   await labOk(t, ['up', '-f', file]);

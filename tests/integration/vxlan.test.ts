@@ -4,7 +4,7 @@ import test, { type ExecutionContext } from 'ava';
 import { podMtuScript } from '../../templates/exercises/shared.js';
 import { writeTopology } from '../helpers/context.js';
 import { exerciseRoundTrip } from '../helpers/exercise.js';
-import { clearLab, engine, lab, labOk, type StatusJson, status } from '../helpers/lab.js';
+import { lab, labOk, ownLabs, type StatusJson, status } from '../helpers/lab.js';
 
 // This file's own lab: the vxlan variant of the example (templates/labs/flannel-vxlan.yaml) as
 // itest-vxlan on 172.31.231.0/24, publishing on 18231.
@@ -22,14 +22,7 @@ let state: StatusJson;
 const inNode = async (t: ExecutionContext, node: string, ...cmd: string[]) =>
   (await labOk(t, ['exec', '--lab', name, node, '--', ...cmd])).stdout;
 
-test.before(async () => {
-  await engine();
-  await clearLab(name);
-});
-
-test.after.always(async () => {
-  await clearLab(name);
-});
+ownLabs(name);
 
 test.serial('the vxlan lab comes up and passes every check, pod-mtu included', async (t) => {
   const up = await lab(['up', '-f', file, '--test']);
@@ -55,42 +48,18 @@ test.serial(
     const tx = async () =>
       Number(await inNode(t, node, 'cat', '/sys/class/net/flannel.1/statistics/tx_packets'));
     // A counting rule (no target) on the node's own UDP to the VXLAN port.
-    await inNode(
-      t,
-      node,
-      'iptables',
-      '-I',
-      'OUTPUT',
-      '-p',
-      'udp',
-      '--dport',
-      '8472',
-      '-m',
-      'comment',
-      '--comment',
-      'itest-count',
-    );
-    const before = await tx();
-    await labOk(t, ['test', name, '--only', 'pod-to-pod-no-nat']);
-    t.true((await tx()) > before, 'flannel.1 sent packets');
-    const counted = await inNode(t, node, 'iptables', '-L', 'OUTPUT', '-v', '-n', '-x');
-    const packets = Number(/^\s*(\d+)\s.*itest-count/m.exec(counted)?.[1]);
-    t.true(packets > 0, counted);
-    await inNode(
-      t,
-      node,
-      'iptables',
-      '-D',
-      'OUTPUT',
-      '-p',
-      'udp',
-      '--dport',
-      '8472',
-      '-m',
-      'comment',
-      '--comment',
-      'itest-count',
-    );
+    const rule = ['OUTPUT', '-p', 'udp', '--dport', '8472', '-m', 'comment', '--comment', 'itest-count'];
+    await inNode(t, node, 'iptables', '-I', ...rule);
+    try {
+      const before = await tx();
+      await labOk(t, ['test', name, '--only', 'pod-to-pod-no-nat']);
+      t.true((await tx()) > before, 'flannel.1 sent packets');
+      const counted = await inNode(t, node, 'iptables', '-L', 'OUTPUT', '-v', '-n', '-x');
+      const packets = Number(/^\s*(\d+)\s.*itest-count/m.exec(counted)?.[1]);
+      t.true(packets > 0, counted);
+    } finally {
+      await inNode(t, node, 'iptables', '-D', ...rule);
+    }
   },
 );
 

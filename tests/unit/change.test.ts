@@ -1,24 +1,17 @@
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import up from '../../src/commands/up.js';
 import { parseTopology } from '../../src/config/load.js';
 import { RuntimeError } from '../../src/errors.js';
 import { Label } from '../../src/labels.js';
-import { allocationOf } from '../../src/plan/allocation.js';
 import { describeDiff, diffIsEmpty, diffPlans, routeChanges } from '../../src/plan/diff.js';
 import { reloadServiceRules } from '../../src/plan/kube-proxy.js';
-import { planLab } from '../../src/plan/plan.js';
 import type { LabPlan } from '../../src/plan/types.js';
 import { observeLab } from '../../src/state/observe.js';
 import { testContext, writeTopology } from '../helpers/context.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
+import { planOfText } from '../helpers/plan.js';
 
 process.setMaxListeners(32);
-
-const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
-  string,
-  unknown
->;
 
 /** A lab of three nodes, a Service with a named port, and pods spread round-robin. */
 const base = `apiVersion: podlab/v1
@@ -34,14 +27,8 @@ services:
   - {name: other, selector: {app: none}, ports: [{port: 81, targetPort: 81}]}
 `;
 
-const topo = (text: string) => parseTopology(text, 'test.yaml').topology;
-const planOf = (text: string, previous?: LabPlan): LabPlan =>
-  planLab(topo(text), {
-    nodeSubnet: '172.31.92.0/24',
-    nodeImage: 'podlab-node:test',
-    cniTemplate: template,
-    ...(previous ? { previous: allocationOf(previous) } : {}),
-  });
+const _topo = (text: string) => parseTopology(text, 'test.yaml').topology;
+const planOf = (text: string, previous?: LabPlan) => planOfText(text, '172.31.92.0/24', previous);
 
 const where = (plan: LabPlan) => Object.fromEntries(plan.pods.map((p) => [p.key, `${p.node} ${p.ip}`]));
 

@@ -1,10 +1,10 @@
 import test from 'ava';
 import up from '../../src/commands/up.js';
-import { type CheckContext, checks, runChecks } from '../../src/conformance/checks.js';
+import { checks, runChecks } from '../../src/conformance/checks.js';
 import { type HttpProbe, type HttpResult, Probes } from '../../src/conformance/probes.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { type LabState, observeLab } from '../../src/state/observe.js';
-import { testContext, writeTopology } from '../helpers/context.js';
+import { checkContext, testContext, writeTopology } from '../helpers/context.js';
 import { fakeClock } from '../helpers/fake-host.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 
@@ -43,14 +43,7 @@ async function podToService(answer: (probe: HttpProbe, n: number) => string) {
       return '';
     },
   } as unknown as Probes;
-  const ctx: CheckContext = {
-    runtime,
-    state,
-    probes,
-    outside: { http: async () => [] },
-    engineHost: { http: async () => [] },
-    clock: fakeClock(),
-  };
+  const ctx = checkContext(runtime, state, probes);
   const [result] = await runChecks(
     ctx,
     checks.filter((c) => c.id === 'pod-to-service'),

@@ -1,6 +1,6 @@
 import test from 'ava';
 import up from '../../src/commands/up.js';
-import { type CheckContext, checks, runChecks } from '../../src/conformance/checks.js';
+import { checks, runChecks } from '../../src/conformance/checks.js';
 import { type DnsQuery, wrongAnswers } from '../../src/conformance/dns.js';
 import { noNatFailures } from '../../src/conformance/no-nat.js';
 import type { HttpResult, Probes } from '../../src/conformance/probes.js';
@@ -8,8 +8,7 @@ import { missingRoutes } from '../../src/conformance/routes.js';
 import { judgeServices, type ServiceProbe, unreachedServices } from '../../src/conformance/services.js';
 import type { LabState, NodeState, PodState } from '../../src/state/observe.js';
 import { observeLab } from '../../src/state/observe.js';
-import { testContext, writeTopology } from '../helpers/context.js';
-import { fakeClock } from '../helpers/fake-host.js';
+import { checkContext, testContext, writeTopology } from '../helpers/context.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 
 // The judges of each check family are pure: results in, verdict out. Each is asked here with what a
@@ -152,14 +151,7 @@ services: [{name: web, namespace: shop, ports: [{port: 80}]}]
       throw new Error('nothing may be asked');
     },
   } as unknown as Probes;
-  const ctx: CheckContext = {
-    runtime,
-    state,
-    probes,
-    outside: { http: async () => [] },
-    engineHost: { http: async () => [] },
-    clock: fakeClock(),
-  };
+  const ctx = checkContext(runtime, state, probes);
   const [fqdn] = await runChecks(
     ctx,
     checks.filter((c) => c.id === 'dns-fqdn'),

@@ -1,18 +1,13 @@
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { topologyHash } from '../../src/config/canonical.js';
 import { parseTopology } from '../../src/config/load.js';
 import { judgeMtu } from '../../src/conformance/mtu.js';
 import { overlayProblems } from '../../src/conformance/routes.js';
-import { allocationOf } from '../../src/plan/allocation.js';
 import { diffPlans } from '../../src/plan/diff.js';
-import { planLab } from '../../src/plan/plan.js';
+import type { LabPlan } from '../../src/plan/types.js';
 import type { PodState } from '../../src/state/observe.js';
+import { planOfText } from '../helpers/plan.js';
 
-const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
-  string,
-  unknown
->;
 const text = (cni: string, nodes = '[{name: a}, {name: b}, {name: c}]') => `apiVersion: podlab/v1
 name: ov
 cluster: {podCIDR: 10.50.0.0/16}
@@ -21,13 +16,7 @@ nodes: ${nodes}
 pods: [{name: p, replicas: 3}]
 `;
 const parsed = (t: string) => parseTopology(t, 'ov.yaml');
-const plan = (t: string, previous?: ReturnType<typeof planLab>) =>
-  planLab(parsed(t).topology, {
-    nodeSubnet: '172.31.94.0/24',
-    nodeImage: 'podlab-node:test',
-    cniTemplate: template,
-    ...(previous ? { previous: allocationOf(previous) } : {}),
-  });
+const plan = (t: string, previous?: LabPlan) => planOfText(t, '172.31.94.0/24', previous);
 
 test('vxlan: each node gets flannel.1 with a fixed MAC and its range address, and per peer a neighbour, an FDB entry and an onlink route', (t) => {
   const p = plan(text('{backend: vxlan}'));

@@ -1,15 +1,10 @@
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { recordTopology, topologyHash } from '../../src/config/canonical.js';
 import { parseTopology } from '../../src/config/load.js';
 import { neighbourWarning } from '../../src/host/doctor.js';
 import { neighbourEntries, neighbourFix, neighbourLimits, nodesThatFit } from '../../src/plan/neighbours.js';
 import { planLab } from '../../src/plan/plan.js';
-
-const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
-  string,
-  unknown
->;
+import { cniTemplate as template } from '../helpers/plan.js';
 
 const topology = parseTopology(
   `apiVersion: podlab/v1

@@ -1,23 +1,17 @@
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { hostPortClashes, parseListening } from '../../src/apply/host-ports.js';
 import up from '../../src/commands/up.js';
-import { parseTopology } from '../../src/config/load.js';
 import { HostPortTakenError } from '../../src/errors.js';
 import { Label } from '../../src/labels.js';
-import { allocationOf } from '../../src/plan/allocation.js';
 import { diffPlans } from '../../src/plan/diff.js';
-import { planLab } from '../../src/plan/plan.js';
+import type { LabPlan } from '../../src/plan/types.js';
 import type { ContainerInfo } from '../../src/runtime/runtime.js';
 import { testContext, writeTopology } from '../helpers/context.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
+import { planOfText } from '../helpers/plan.js';
 
 process.setMaxListeners(32);
 
-const template = JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<
-  string,
-  unknown
->;
 const text = (hostPorts: string) => `apiVersion: podlab/v1
 name: pub
 cluster: {nodeSubnet: 172.31.93.0/24, serviceCIDR: 10.120.0.0/16}
@@ -30,13 +24,7 @@ services:
     selector: {app: web}
     ports: [{name: http, port: 80, targetPort: http${hostPorts}}]
 `;
-const plan = (t: string, previous?: ReturnType<typeof planLab>) =>
-  planLab(parseTopology(t, 'pub.yaml').topology, {
-    nodeSubnet: '172.31.93.0/24',
-    nodeImage: 'podlab-node:test',
-    cniTemplate: template,
-    ...(previous ? { previous: allocationOf(previous) } : {}),
-  });
+const plan = (t: string, previous?: LabPlan) => planOfText(t, '172.31.93.0/24', previous);
 
 test('a hostPort makes one publisher on the node network: its ports, its route and its rules, exactly', (t) => {
   const p = plan(text(', hostPort: 8080'));

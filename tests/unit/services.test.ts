@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parseTopology } from '../../src/config/load.js';
 import { planLab } from '../../src/plan/plan.js';
+import { cniTemplate } from '../helpers/plan.js';
 
 const topology = parseTopology(
   `apiVersion: podlab/v1
@@ -40,7 +40,7 @@ services:
 const plan = planLab(topology, {
   nodeSubnet: '172.31.9.0/24',
   nodeImage: 'podlab-node:test',
-  cniTemplate: JSON.parse(readFileSync('templates/cni/bridge.conf.json', 'utf8')) as Record<string, unknown>,
+  cniTemplate,
 });
 
 test('Services get ClusterIPs in file order, skipping the first address and the DNS address', (t) => {
