@@ -167,7 +167,7 @@ export function changeActions(
     ].filter(Boolean);
     actions.push({
       phase: 'remove',
-      title: `Removing ${what.join(' and ')} (CNI DEL first)`,
+      title: `Removing ${what.join(' and ')}${steps.cniDel.length ? ' (CNI DEL first)' : ''}`,
       async run({ runtime }) {
         await Promise.all(
           steps.cniDel.map(async ({ node, lines }) => {

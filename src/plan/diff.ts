@@ -267,7 +267,10 @@ export function describeDiff(diff: LabDiff, from: LabPlan, to: LabPlan): string[
   const service = (plan: LabPlan, key: string) => plan.services.find((s) => s.key === key);
   const ports = (key: string, plan: LabPlan) =>
     (service(plan, key)?.ports ?? [])
-      .map((p) => `${p.port}/${p.protocol}${p.nodePort !== undefined ? ` (NodePort ${p.nodePort})` : ''}`)
+      .map(
+        (p) =>
+          `${p.port}/${p.protocol}${p.nodePort !== undefined ? ` (NodePort ${p.nodePort})` : ''}${p.hostPort !== undefined ? ` (host ${p.hostIP}:${p.hostPort})` : ''}`,
+      )
       .join(', ');
   const lines: string[] = [];
   for (const name of diff.nodes.added) {

@@ -131,4 +131,11 @@ test('up refuses a taken host port before it creates anything; a hostPort added 
   t.is(await up(status, { file: writeTopology(text(', hostPort: 8081')) }), 0);
   t.regex(status.out.join('\n'), /80\/TCP→http host:127\.0\.0\.1:8081/);
   t.is(diffPlans(plan(text(', hostPort: 8081')), plan(text(''))).publisher, 'removed');
+  // Another host port: the Service says which, and only the publisher is removed (no pod: no CNI DEL).
+  const moved = testContext(runtime);
+  t.is(await up(moved, { file: writeTopology(text(', hostPort: 8082')) }), 0);
+  t.regex(
+    moved.err.join('\n'),
+    /~ service default\/web: ports 80\/TCP \(host 127\.0\.0\.1:8081\) → 80\/TCP \(host 127\.0\.0\.1:8082\)/,
+  );
 });
