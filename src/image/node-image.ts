@@ -68,6 +68,8 @@ export async function ensureNodeImage(runtime: Runtime, options: ImageOptions): 
     tag: ref,
     buildArgs: { BASE: base },
     labels: { [Label.image]: 'node' },
+    // The Dockerfile's first stage carries this label (templates/node/Dockerfile).
+    stageLabel: `${Label.image}=node-build`,
   });
   return ref;
 }
@@ -98,6 +100,8 @@ async function bootstrapBase(runtime: Runtime, options: ImageOptions): Promise<v
     options.log(`bootstrapping ${bootstrappedBase} with debootstrap (about half a minute)`);
     const args = ['--variant=minbase', 'bookworm', dir, ...(options.mirror ? [options.mirror] : [])];
     await run('debootstrap', args, 'debootstrap');
+    // The packages debootstrap downloaded stay in its cache; the base needs none of them.
+    await rm(join(dir, 'var', 'cache', 'apt', 'archives'), { recursive: true, force: true });
     const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const tarDone = exited(tar, 'tar');
     await runtime.importImage(tar.stdout, bootstrappedBase);

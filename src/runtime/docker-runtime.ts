@@ -318,6 +318,12 @@ export class DockerRuntime implements Runtime {
       ),
     );
     await this.follow(what, stream);
+    if (request.stageLabel) {
+      const { stageLabel } = request;
+      await this.call(`remove the build stages of ${request.tag}`, () =>
+        this.docker.pruneImages({ filters: { dangling: ['true'], label: [stageLabel] } }),
+      );
+    }
   }
 
   async importImage(tar: NodeJS.ReadableStream, ref: string): Promise<void> {

@@ -82,6 +82,11 @@ export interface BuildRequest {
   tag: string;
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
+  /**
+   * The label (`key=value`) of the Dockerfile's intermediate stages: their untagged images are
+   * removed after the build, so a multi-stage build leaves only its result behind.
+   */
+  stageLabel?: string;
 }
 
 /**
