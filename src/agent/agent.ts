@@ -91,6 +91,77 @@ export async function agentSteps(
   return result.stdout;
 }
 
+/** One step of `agentTogether`: an agent verb and its input, or a fixed command of podlab's own. */
+export type AgentStep = { verb: string; input: string } | { argv: string[] };
+
+/** What one step of `agentTogether` printed, and its exit code. */
+export interface StepOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A word the shell takes as it is: single-quoted. */
+const quoted = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs several steps in a node in one exec, all at once, and gives back each one's output and exit
+ * code (a failed step does not stop the others): the probes of all concurrent checks in one exec per
+ * node. Inputs travel in environment variables; a command's words are quoted, never interpreted.
+ */
+export async function agentTogether(
+  runtime: Runtime,
+  node: { name: string; container: string },
+  steps: AgentStep[],
+): Promise<StepOutput[]> {
+  for (const step of steps)
+    if ('verb' in step && !(step.verb in agentVerbs))
+      throw new RuntimeError(`podlab-agent has no verb ${step.verb}`);
+  const run = (step: AgentStep, i: number) =>
+    'verb' in step
+      ? `PODLAB_INPUT=$PODLAB_STEP_${i} podlab-agent ${step.verb}`
+      : step.argv.map(quoted).join(' ');
+  const script = [
+    'd=$(mktemp -d) || exit 1',
+    ...steps.map((step, i) => `{ ${run(step, i)} >"$d/${i}" 2>"$d/${i}.err"; echo $? >"$d/${i}.rc"; } &`),
+    'wait',
+    `for i in ${steps.map((_, i) => i).join(' ')}; do`,
+    `  printf '\\n@@podlab-step %s %s@@\\n' "$i" "$(cat "$d/$i.rc")"; cat "$d/$i"`,
+    `  printf '\\n@@podlab-stderr %s@@\\n' "$i"; cat "$d/$i.err"`,
+    'done',
+    'rm -rf "$d"',
+  ].join('\n');
+  const inputs = Object.fromEntries(
+    steps.flatMap((step, i) => ('verb' in step ? [[`PODLAB_STEP_${i}`, step.input]] : [])),
+  );
+  const result = await runtime.exec(node.container, ['sh', '-c', script], {
+    env: { ...agentEnv, ...inputs },
+  });
+  const outputs = parseSteps(result.stdout, steps.length);
+  if (result.exitCode !== 0 || outputs.some((o) => o === undefined)) {
+    throw new RuntimeError(
+      `podlab-agent failed on node ${node.name} (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim()}`,
+      `look inside with: lab exec ${node.name} -- sh`,
+    );
+  }
+  return outputs as StepOutput[];
+}
+
+/** Splits `agentTogether`'s output into its steps (pure); a step missing from it is undefined. */
+export function parseSteps(text: string, count: number): (StepOutput | undefined)[] {
+  const outputs: (StepOutput | undefined)[] = Array.from({ length: count }, () => undefined);
+  const parts = text.split(/\n@@podlab-(step|stderr) (\d+)(?: (-?\d+))?@@\n/);
+  // parts: [before, kind, index, code, content, kind, index, code, content, …]
+  for (let i = 1; i + 3 < parts.length; i += 4) {
+    const [kind, index, code, content = ''] = parts.slice(i, i + 4);
+    const n = Number(index);
+    if (!(n >= 0 && n < count)) continue;
+    if (kind === 'step') outputs[n] = { code: Number(code ?? -1), stdout: content, stderr: '' };
+    else if (outputs[n]) outputs[n] = { ...outputs[n], stderr: content };
+  }
+  return outputs;
+}
+
 export interface AgentSession {
   /** Closes the verb's input (it then stops what it started) and waits for it to end. */
   stop(): Promise<void>;

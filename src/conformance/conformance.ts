@@ -1,3 +1,4 @@
+import type { AgentSession } from '../agent/agent.js';
 import type { Clock } from '../clock.js';
 import { LabStateError, messageOf, UsageError } from '../errors.js';
 import { neighbourLimit, neighbourWarning, nodeImageIn } from '../host/doctor.js';
@@ -7,7 +8,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { type CheckResult, checks, runChecks } from './checks.js';
 import { Outside } from './outside.js';
-import { Probes } from './probes.js';
+import { Probes, serveProbes } from './probes.js';
 import type { RunTimings } from './report.js';
 
 /** What the conformance engine works with, all injected. */
@@ -53,16 +54,41 @@ export async function conformanceRun(
     );
   }
   const { runtime, clock } = deps;
-  const state = await observeLab(runtime, lab);
-  if (!state) throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
-  const host = await engineSide(deps.host, runtime, async () => state.plan?.image ?? nodeImageIn(runtime));
-  const crowded = neighbourWarning(state, await neighbourLimit(host).catch(() => undefined));
+  const timings: RunTimings = {};
+  // The listeners start as soon as the nodes are known, while the nodes' pods are still being read.
+  let serving: Promise<AgentSession> | undefined;
+  let servingStarted = 0;
+  const observed = await observeLab(runtime, lab, {
+    onNodes: (nodes) => {
+      servingStarted = clock.now();
+      serving = serveProbes(runtime, nodes);
+      serving.catch(() => {});
+    },
+  }).catch(async (error: unknown) => {
+    await serving?.then((s) => s.stop()).catch(() => {});
+    throw error;
+  });
+  const stopServing = async () => {
+    await serving?.then((s) => s.stop()).catch(() => {});
+  };
+  if (!observed) {
+    await stopServing();
+    throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
+  }
+  const state = observed;
+  let crowded: ReturnType<typeof neighbourWarning>;
+  try {
+    const host = await engineSide(deps.host, runtime, async () => state.plan?.image ?? nodeImageIn(runtime));
+    crowded = neighbourWarning(state, await neighbourLimit(host).catch(() => undefined));
+  } catch (error) {
+    await stopServing();
+    throw error;
+  }
   if (crowded)
     warn(`warning: ${crowded.message}; a check that fails so may be this, not the lab\n  → ${crowded.fix}`);
   const probes = new Probes(runtime, state, clock);
   const outside = new Outside(runtime, state);
   const engineHost = new Outside(runtime, state, 'engine-host');
-  const timings: RunTimings = {};
   const time = async <T>(part: string, work: () => Promise<T>): Promise<T> => {
     const started = clock.now();
     try {
@@ -71,7 +97,11 @@ export async function conformanceRun(
       timings[part] = Math.round(clock.now() - started);
     }
   };
-  const listeners = await time('listeners', () => probes.serve());
+  // From when they were asked for: their start overlaps reading the pods.
+  const listenersStarted = serving ? servingStarted : clock.now();
+  const listeners = await (serving ?? probes.serve()).finally(() => {
+    timings.listeners = Math.round(clock.now() - listenersStarted);
+  });
   let results: CheckResult[];
   try {
     const selected = only?.length ? checks.filter((c) => only.includes(c.id)) : checks;

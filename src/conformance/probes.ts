@@ -1,5 +1,14 @@
-import { type AgentSession, agent, agentSession, jsonLines } from '../agent/agent.js';
+import {
+  type AgentSession,
+  type AgentStep,
+  agentEnv,
+  agentSession,
+  agentTogether,
+  jsonLines,
+  type StepOutput,
+} from '../agent/agent.js';
 import { type Clock, systemClock } from '../clock.js';
+import { RuntimeError } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState, NodeState } from '../state/observe.js';
 
@@ -87,6 +96,31 @@ export function parseEcho(body: string): Echo | undefined {
 }
 
 /**
+ * Starts echo listeners on `probePort` in every running node and its pods (one long exec per node);
+ * they live until the returned session is stopped (or this process dies), however long the run takes.
+ */
+export async function serveProbes(
+  runtime: Runtime,
+  nodes: readonly { name: string; container: string; state: string }[],
+): Promise<AgentSession> {
+  const sessions = await Promise.allSettled(
+    nodes
+      .filter((n) => n.state === 'running')
+      .map((n) => agentSession(runtime, n, ['probe-serve', String(probePort)])),
+  );
+  const started = sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(started.map((s) => s.stop()));
+  };
+  const failed = sessions.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await stop().catch(() => {});
+    throw failed.reason;
+  }
+  return { stop };
+}
+
+/**
  * Runs probes from inside the lab: every request is made by the node that hosts its source, in the
  * source's own network namespace, with one exec per node for a whole batch.
  */
@@ -101,7 +135,9 @@ export class Probes {
     private readonly runtime: Runtime,
     private readonly state: LabState,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.batch = new NodeBatcher(runtime);
+  }
 
   private nodeOf(from: string): NodeState {
     const name = from.startsWith('node:')
@@ -116,68 +152,59 @@ export class Probes {
    * Starts echo listeners on `probePort` in every node and pod; they live until the returned
    * session is stopped (or this process dies), however long the run takes.
    */
-  async serve(): Promise<AgentSession> {
-    const sessions = await Promise.allSettled(
-      this.state.nodes
-        .filter((n) => n.state === 'running')
-        .map((n) => agentSession(this.runtime, n, ['probe-serve', String(probePort)])),
-    );
-    const started = sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const stop = async () => {
-      await Promise.all(started.map((s) => s.stop()));
-    };
-    const failed = sessions.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) {
-      await stop().catch(() => {});
-      throw failed.reason;
-    }
-    return { stop };
+  serve(): Promise<AgentSession> {
+    return serveProbes(this.runtime, this.state.nodes);
   }
 
-  /** HTTP probes of all concurrent checks, one probe-http exec per node per window. */
-  private readonly httpBatch = new Batcher<HttpResult>(async (node, inputs) => {
-    const lines = parseHttpLines(await agent(this.runtime, node, ['probe-http'], inputs.join('\n')));
-    const byProbe = new Map(lines.map((l) => [`${l.from} ${l.url}`, l]));
-    // An input may carry a timeout after FROM and URL; its result is found by those two.
-    return new Map(
-      inputs.flatMap((input) => {
-        const line = byProbe.get(input.split(' ').slice(0, 2).join(' '));
-        return line ? [[input, line] as const] : [];
-      }),
-    );
-  });
+  /** Every request of the concurrent checks, one exec per node per window (all verbs together). */
+  private readonly batch: NodeBatcher;
 
-  /** Don't-fragment pings of all concurrent checks, one probe-ping exec per node per window. */
-  private readonly pingBatch = new Batcher<PingResult>(async (node, inputs) => {
-    const lines = parsePingLines(await agent(this.runtime, node, ['probe-ping'], inputs.join('\n')));
-    return new Map(lines.map((l) => [`${l.from} ${l.ip} ${l.size}`, l]));
-  });
+  /** Each line of an agent step's output, found by its input (parsed once per output). */
+  private readonly parsed = new WeakMap<StepOutput, Map<string, unknown>>();
+
+  private async line<Line>(
+    node: NodeState,
+    verb: string,
+    input: string,
+    parse: (inputs: string[], stdout: string) => Map<string, Line>,
+  ): Promise<Line | undefined> {
+    const { output, inputs } = await this.batch.verb(node, verb, input);
+    let byInput = this.parsed.get(output) as Map<string, Line> | undefined;
+    if (!byInput) {
+      byInput = parse(inputs, output.stdout);
+      this.parsed.set(output, byInput);
+    }
+    return byInput.get(input);
+  }
+
+  private httpLine(node: NodeState, input: string) {
+    return this.line(node, 'probe-http', input, (inputs, stdout) => {
+      const byProbe = new Map(parseHttpLines(stdout).map((l) => [`${l.from} ${l.url}`, l]));
+      // An input may carry a timeout after FROM and URL; its result is found by those two.
+      return new Map(
+        inputs.flatMap((i) => {
+          const line = byProbe.get(i.split(' ').slice(0, 2).join(' '));
+          return line ? [[i, line] as const] : [];
+        }),
+      );
+    });
+  }
 
   /** Sends one don't-fragment ping of `size` payload bytes per probe, from a pod (`ns/pod`) or node (`node:NAME`). */
   async ping(probes: { from: string; ip: string; size: number }[]): Promise<PingResult[]> {
     return Promise.all(
       probes.map(async (p) => {
         const source = p.from.startsWith('node:') ? '-' : p.from;
-        const hit = await this.pingBatch.ask(this.nodeOf(p.from), `${source} ${p.ip} ${p.size}`);
+        const hit = await this.line(
+          this.nodeOf(p.from),
+          'probe-ping',
+          `${source} ${p.ip} ${p.size}`,
+          (_, out) => new Map(parsePingLines(out).map((l) => [`${l.from} ${l.ip} ${l.size}`, l])),
+        );
         return hit ? { ...hit, from: p.from } : { ...p, code: -1, output: 'the node reported no result' };
       }),
     );
   }
-
-  /** Name lookups of all concurrent checks, one probe-resolve exec per node per window. */
-  private readonly resolveBatch = new Batcher<{ from: string; name: string; code: number; answer: string }>(
-    async (node, inputs) => {
-      const out = await agent(this.runtime, node, ['probe-resolve'], inputs.join('\n'));
-      const lines = out
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => {
-          const [from = '', name = '', code = '-1', answer = ''] = line.split('\t');
-          return { from, name, code: Number(code), answer: answer.split(';').join('\n') };
-        });
-      return new Map(lines.map((l) => [`${l.from} ${l.name}`, l]));
-    },
-  );
 
   /**
    * Runs HTTP probes from inside the lab; results come back in the order asked. A failure is not
@@ -266,7 +293,7 @@ export class Probes {
       probes.map(async (p) => {
         const source = p.from.startsWith('node:') ? '-' : p.from;
         const input = `${source} ${p.url}${p.timeout ? ` ${p.timeout}` : ''}`;
-        const hit = await this.httpBatch.ask(this.nodeOf(p.from), input);
+        const hit = await this.httpLine(this.nodeOf(p.from), input);
         return hit
           ? { ...hit, from: p.from }
           : { ...p, code: -1, body: '', error: 'the node reported no result for this probe', ms: 0 };
@@ -282,7 +309,16 @@ export class Probes {
       Promise.all(
         batch.map(
           async (q) =>
-            (await this.resolveBatch.ask(this.nodeOf(q.from), `${q.from} ${q.name}`)) ?? {
+            (await this.line(this.nodeOf(q.from), 'probe-resolve', `${q.from} ${q.name}`, (_, out) => {
+              const lines = out
+                .split('\n')
+                .filter(Boolean)
+                .map((line) => {
+                  const [from = '', name = '', code = '-1', answer = ''] = line.split('\t');
+                  return { from, name, code: Number(code), answer: answer.split(';').join('\n') };
+                });
+              return new Map(lines.map((l) => [`${l.from} ${l.name}`, l]));
+            })) ?? {
               ...q,
               code: -1,
               answer: 'no result',
@@ -310,7 +346,7 @@ export class Probes {
         .filter((n) => n.state === 'running')
         .map(async (n) => {
           for (const l of jsonLines<{ pod: string; resolv: string }>(
-            await agent(this.runtime, n, ['resolv']),
+            (await this.batch.verb(n, 'resolv', '')).output.stdout,
           ))
             out.set(l.pod, l.resolv);
         }),
@@ -322,34 +358,69 @@ export class Probes {
   async inNode(node: string, cmd: string[]): Promise<string> {
     const n = this.state.nodes.find((x) => x.name === node);
     if (!n) return `(no node ${node})`;
-    const r = await this.runtime.exec(n.container, cmd);
+    const r = await this.batch.command(n, cmd);
     return (r.stdout + r.stderr).trim();
   }
 }
 
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** What a verb's waiters get: the step's whole output and every input it was given. */
+interface VerbOutput {
+  output: StepOutput;
+  inputs: string[];
+}
+
 /**
- * Coalesces the requests that concurrent checks make within a few milliseconds into one exec per
- * node, and asks each distinct request once (pod-to-pod and self-ip probe the same pairs): exec
- * handling in the engine, not the probes, is what a lab test on many nodes waits for.
+ * Coalesces what concurrent checks ask of the nodes within a few milliseconds into one exec per
+ * node: every agent verb (each distinct input line once: pod-to-pod and self-ip probe the same
+ * pairs) and every command, run side by side in the node (agentTogether). Exec handling in the
+ * engine, not the probes, is what a lab test on many nodes waits for.
  */
-class Batcher<Line> {
+class NodeBatcher {
   private queue = new Map<
     NodeState,
-    Map<string, { resolve(line: Line | undefined): void; reject(error: unknown): void }[]>
+    Map<
+      string,
+      | { verb: string; inputs: Map<string, Waiter<VerbOutput>[]> }
+      | { argv: string[]; waiting: Waiter<StepOutput>[] }
+    >
   >();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly run: (node: NodeState, inputs: string[]) => Promise<Map<string, Line>>,
+    private readonly runtime: Runtime,
     private readonly windowMs = 15,
   ) {}
 
-  ask(node: NodeState, input: string): Promise<Line | undefined> {
+  private steps(node: NodeState) {
+    const steps = this.queue.get(node) ?? new Map();
+    this.queue.set(node, steps);
+    this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
+    return steps;
+  }
+
+  /** Runs agent `verb` with `input` among the lines of its step; the step's output and inputs. */
+  verb(node: NodeState, verb: string, input: string): Promise<VerbOutput> {
     return new Promise((resolve, reject) => {
-      const byInput = this.queue.get(node) ?? new Map();
-      this.queue.set(node, byInput);
-      byInput.set(input, [...(byInput.get(input) ?? []), { resolve, reject }]);
-      this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
+      const steps = this.steps(node);
+      const step = steps.get(`verb ${verb}`) ?? { verb, inputs: new Map<string, Waiter<VerbOutput>[]>() };
+      steps.set(`verb ${verb}`, step);
+      if ('inputs' in step) step.inputs.set(input, [...(step.inputs.get(input) ?? []), { resolve, reject }]);
+    });
+  }
+
+  /** Runs a command of podlab's own in the node; its output, whatever its exit code. */
+  command(node: NodeState, argv: string[]): Promise<StepOutput> {
+    return new Promise((resolve, reject) => {
+      const steps = this.steps(node);
+      const key = `argv ${JSON.stringify(argv)}`;
+      const step = steps.get(key) ?? { argv, waiting: [] as Waiter<StepOutput>[] };
+      steps.set(key, step);
+      if ('waiting' in step) step.waiting.push({ resolve, reject });
     });
   }
 
@@ -358,15 +429,51 @@ class Batcher<Line> {
     this.queue = new Map();
     this.timer = undefined;
     await Promise.all(
-      [...queue].map(async ([node, byInput]) => {
+      [...queue].map(async ([node, byKey]) => {
+        const pending = [...byKey.values()];
+        const steps: AgentStep[] = pending.map((p) =>
+          'verb' in p ? { verb: p.verb, input: [...p.inputs.keys()].join('\n') } : { argv: p.argv },
+        );
+        const waiters = pending.flatMap((p): { reject(error: unknown): void }[] =>
+          'inputs' in p ? [...p.inputs.values()].flat() : p.waiting,
+        );
         try {
-          const results = await this.run(node, [...byInput.keys()]);
-          for (const [input, waiting] of byInput) for (const w of waiting) w.resolve(results.get(input));
+          const outputs = await this.run(node, steps);
+          pending.forEach((p, i) => {
+            const output = outputs[i]!;
+            if ('waiting' in p) {
+              for (const w of p.waiting) w.resolve(output);
+              return;
+            }
+            const inputs = [...p.inputs.keys()];
+            const failed =
+              output.code !== 0
+                ? new RuntimeError(
+                    `podlab-agent ${p.verb} failed on node ${node.name} (exit ${output.code}): ${(output.stderr || output.stdout).trim()}`,
+                    `look inside with: lab exec ${node.name} -- sh`,
+                  )
+                : undefined;
+            for (const waiting of p.inputs.values())
+              for (const w of waiting) failed ? w.reject(failed) : w.resolve({ output, inputs });
+          });
         } catch (error) {
-          for (const waiting of byInput.values()) for (const w of waiting) w.reject(error);
+          for (const w of waiters) w.reject(error);
         }
       }),
     );
+  }
+
+  /** One step runs as itself; several run side by side in one exec. */
+  private async run(node: NodeState, steps: AgentStep[]): Promise<StepOutput[]> {
+    if (steps.length > 1) return agentTogether(this.runtime, node, steps);
+    const step = steps[0]!;
+    const r =
+      'verb' in step
+        ? await this.runtime.exec(node.container, ['podlab-agent', step.verb], {
+            env: { ...agentEnv, PODLAB_INPUT: step.input },
+          })
+        : await this.runtime.exec(node.container, step.argv);
+    return [{ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }];
   }
 }
 

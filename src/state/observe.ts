@@ -177,7 +177,11 @@ export async function labOwners(runtime: Runtime): Promise<Map<string, string>> 
 export async function observeLab(
   runtime: Runtime,
   lab: string,
-  options: { podIPs?: boolean | Map<string, string> } = {},
+  options: {
+    podIPs?: boolean | Map<string, string>;
+    /** Called with the lab's nodes as soon as they are known, before their pods are read. */
+    onNodes?: (nodes: NodeState[]) => void;
+  } = {},
 ): Promise<LabState | undefined> {
   const [networks, labelled] = await Promise.all([
     runtime.listNetworks(labFilter(lab)),
@@ -206,6 +210,7 @@ export async function observeLab(
       state: c.state,
     }))
     .sort((a, b) => (parseIp(a.ip) ?? 0) - (parseIp(b.ip) ?? 0) || a.name.localeCompare(b.name));
+  options.onNodes?.(nodes);
   const ips = new Map<string, string>(options.podIPs instanceof Map ? options.podIPs : []);
   if (options.podIPs === undefined || options.podIPs === true) {
     await Promise.all(

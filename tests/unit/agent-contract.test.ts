@@ -26,9 +26,12 @@ test('every verb podlab calls in src/ is one of the contract', (t) => {
     );
   const called = new Set(
     files(dir).flatMap((f) =>
-      [...readFileSync(f, 'utf8').matchAll(/\bagent\(\s*[^,]+,\s*[^,]+,\s*\[\s*'([a-z-]+)'/g)].map(
-        (m) => m[1]!,
-      ),
+      // agent(runtime, node, ['verb', …]) and the probes' batched calls: verb(node, 'verb', …), line(node, 'verb', …)
+      [
+        ...readFileSync(f, 'utf8').matchAll(
+          /\bagent\(\s*[^,]+,\s*[^,]+,\s*\[\s*'([a-z-]+)'|\b(?:verb|line)\(\s*[^,()]+,\s*'([a-z-]+)'/g,
+        ),
+      ].map((m) => (m[1] ?? m[2])!),
     ),
   );
   t.true(called.size >= 8, `found the calls: ${[...called].join(', ')}`);
