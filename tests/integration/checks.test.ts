@@ -55,12 +55,12 @@ test.serial('lab up --test brings the lab up and passes every check', async (t) 
   state = await status(t, name);
 });
 
-/** The probe listeners (socat on port 7) running in each node of this file's lab. */
+/** The probe listeners (podlab-probe serve on port 7) running in each node of this file's lab. */
 async function listeners(t: ExecutionContext): Promise<number> {
   let total = 0;
   for (const node of state.nodes) {
     const ps = await inLab(t, node.name, 'ps', '-eo', 'args');
-    total += ps.stdout.split('\n').filter((l) => l.startsWith('socat TCP4-LISTEN:7,')).length;
+    total += ps.stdout.split('\n').filter((l) => /podlab-probe serve 7 /.test(l)).length;
   }
   return total;
 }
@@ -156,7 +156,7 @@ test.serial(
         p2p.seen,
         // The node answers "no route" with ICMP, which the kernel rate-limits: a probe asked again at
         // once may see a timeout instead.
-        /(quux\/client|bar\/web-1) → http:\/\/10\.244\.2\.\d+:7\/: .*(No route to host|Couldn't connect|Timeout was reached)/,
+        /(quux\/client|bar\/web-1) → http:\/\/10\.244\.2\.\d+:7\/: .*(No route to host|Connection timed out)/,
       );
       t.regex(
         p2p.evidence.join('\n'),
