@@ -165,6 +165,8 @@ export function parseSteps(text: string, count: number): (StepOutput | undefined
 export interface AgentSession {
   /** Closes the verb's input (it then stops what it started) and waits for it to end. */
   stop(): Promise<void>;
+  /** What the verb printed before `ready`. */
+  readonly output: string;
 }
 
 /**
@@ -214,6 +216,7 @@ export async function agentSession(
   });
   await ready;
   return {
+    output: out.slice(0, out.search(/^ready$/m)),
     async stop() {
       stdin.end();
       const r = await running;

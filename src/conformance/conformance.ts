@@ -1,4 +1,3 @@
-import type { AgentSession } from '../agent/agent.js';
 import type { Clock } from '../clock.js';
 import { LabStateError, messageOf, UsageError } from '../errors.js';
 import { neighbourLimit, neighbourWarning, nodeImageIn } from '../host/doctor.js';
@@ -8,7 +7,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { type CheckResult, checks, runChecks } from './checks.js';
 import { Outside } from './outside.js';
-import { Probes, serveProbes } from './probes.js';
+import { type Listeners, Probes, serveProbes } from './probes.js';
 import type { RunTimings } from './report.js';
 
 /** What the conformance engine works with, all injected. */
@@ -55,22 +54,22 @@ export async function conformanceRun(
   }
   const { runtime, clock } = deps;
   const timings: RunTimings = {};
-  // The listeners start as soon as the nodes are known, while the nodes' pods are still being read.
-  let serving: Promise<AgentSession> | undefined;
-  let servingStarted = 0;
+  // The listeners start as soon as the nodes are known, and say what pods each node has (one exec per node for both).
+  let serving: Listeners | undefined;
+  const listenersStarted = clock.now();
+  const stopServing = async () => {
+    await serving?.stop().catch(() => {});
+  };
   const observed = await observeLab(runtime, lab, {
-    onNodes: (nodes) => {
-      servingStarted = clock.now();
-      serving = serveProbes(runtime, nodes);
-      serving.catch(() => {});
+    podsOf: async (nodes) => {
+      serving = await serveProbes(runtime, nodes);
+      timings.listeners = Math.round(clock.now() - listenersStarted);
+      return serving.pods;
     },
   }).catch(async (error: unknown) => {
-    await serving?.then((s) => s.stop()).catch(() => {});
+    await stopServing();
     throw error;
   });
-  const stopServing = async () => {
-    await serving?.then((s) => s.stop()).catch(() => {});
-  };
   if (!observed) {
     await stopServing();
     throw new LabStateError(`lab ${lab} is not up`, 'start it with lab up');
@@ -97,11 +96,7 @@ export async function conformanceRun(
       timings[part] = Math.round(clock.now() - started);
     }
   };
-  // From when they were asked for: their start overlaps reading the pods.
-  const listenersStarted = serving ? servingStarted : clock.now();
-  const listeners = await (serving ?? probes.serve()).finally(() => {
-    timings.listeners = Math.round(clock.now() - listenersStarted);
-  });
+  const listeners = serving ?? (await time('listeners', () => probes.serve()));
   let results: CheckResult[];
   try {
     const selected = only?.length ? checks.filter((c) => only.includes(c.id)) : checks;

@@ -1,5 +1,4 @@
 import {
-  type AgentSession,
   type AgentStep,
   agentEnv,
   agentSession,
@@ -95,18 +94,24 @@ export function parseEcho(body: string): Echo | undefined {
   }
 }
 
+/** The probe listeners of a run: stopped together; `pods` has what each node's agent said of its pods. */
+export interface Listeners {
+  stop(): Promise<void>;
+  /** By node name: the node's `pods` output, which probe-serve prints once its listeners listen (agents of labs made before it print none). */
+  pods: Map<string, string>;
+}
+
 /**
  * Starts echo listeners on `probePort` in every running node and its pods (one long exec per node);
- * they live until the returned session is stopped (or this process dies), however long the run takes.
+ * they live until `stop` (or until this process dies), however long the run takes.
  */
 export async function serveProbes(
   runtime: Runtime,
   nodes: readonly { name: string; container: string; state: string }[],
-): Promise<AgentSession> {
+): Promise<Listeners> {
+  const running = nodes.filter((n) => n.state === 'running');
   const sessions = await Promise.allSettled(
-    nodes
-      .filter((n) => n.state === 'running')
-      .map((n) => agentSession(runtime, n, ['probe-serve', String(probePort)])),
+    running.map((n) => agentSession(runtime, n, ['probe-serve', String(probePort)])),
   );
   const started = sessions.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stop = async () => {
@@ -117,7 +122,15 @@ export async function serveProbes(
     await stop().catch(() => {});
     throw failed.reason;
   }
-  return { stop };
+  const pods = new Map(
+    running.flatMap((n, i) => {
+      const s = sessions[i]!;
+      return s.status === 'fulfilled' && /"ready"/.test(s.value.output)
+        ? [[n.name, s.value.output] as const]
+        : [];
+    }),
+  );
+  return { stop, pods };
 }
 
 /**
@@ -152,7 +165,7 @@ export class Probes {
    * Starts echo listeners on `probePort` in every node and pod; they live until the returned
    * session is stopped (or this process dies), however long the run takes.
    */
-  serve(): Promise<AgentSession> {
+  serve(): Promise<Listeners> {
     return serveProbes(this.runtime, this.state.nodes);
   }
 
