@@ -272,7 +272,9 @@ function commandMs(file: string, argv: string[]): number {
 
 const cliMs = (argv: string[]) => commandMs(packagePath('lab'), argv);
 
-async function coldStart(): Promise<{ ms: number; base: string } | undefined> {
+async function coldStart(): Promise<
+  { ms: number; base: string; baseMs: number; buildMs: number } | undefined
+> {
   const runtime = new DockerRuntime();
   const ref = await nodeImageRef();
   for (const image of [ref, bootstrappedBase]) {
@@ -283,9 +285,19 @@ async function coldStart(): Promise<{ ms: number; base: string } | undefined> {
     }
   }
   const lines: string[] = [];
-  const [, ms] = await time(() => ensureNodeImage(runtime, { pull: false, log: (l) => lines.push(l) }));
+  const started = performance.now();
+  let baseMs = 0;
+  const [, ms] = await time(() =>
+    ensureNodeImage(runtime, {
+      pull: false,
+      log: (l) => {
+        lines.push(l);
+        if (l.startsWith('building')) baseMs = performance.now() - started;
+      },
+    }),
+  );
   const base = /from (\S+)/.exec(lines.find((l) => l.startsWith('building')) ?? '')?.[1] ?? '?';
-  return { ms, base };
+  return { ms, base, baseMs, buildMs: ms - baseMs };
 }
 
 /**
@@ -438,7 +450,10 @@ async function main(): Promise<void> {
     '',
     `Node image: ${image.sizeMB.toFixed(0)} MB; copied to an engine that lacks it (docker save, then docker load there): ${Number.isNaN(image.copyMs) ? 'not measured (a container uses the image)' : `${seconds(image.copyMs)} s`}`,
     ...(coldResult
-      ? ['', `Cold start (node image from nothing, base ${coldResult.base}): ${seconds(coldResult.ms)} s`]
+      ? [
+          '',
+          `Cold start (node image from nothing, base ${coldResult.base}): ${seconds(coldResult.ms)} s: the base ${seconds(coldResult.baseMs)} s (debootstrap and import), the node image ${seconds(coldResult.buildMs)} s`,
+        ]
       : []),
     ...(perContainer.L !== undefined && perContainer.S !== undefined
       ? ['', `Per-container cost, L over S: ${(perContainer.L / perContainer.S).toFixed(2)}`]

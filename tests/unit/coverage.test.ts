@@ -1,5 +1,7 @@
 import test from 'ava';
+import { parseSteps } from '../../src/agent/agent.js';
 import { podPairs, podToNodePairs } from '../../src/conformance/coverage.js';
+import { mtuPairs } from '../../src/conformance/mtu.js';
 import type { LabState, PodState } from '../../src/state/observe.js';
 
 /** A lab state with `counts[i]` running pods on node i (only what the selection reads). */
@@ -93,4 +95,44 @@ test('pod-to-node by default: every pod reaches a node, every node is reached fr
     );
   t.deepEqual(coverage, { probed: pairs.length, possible: 6 * 3 });
   t.is(podToNodePairs(state, true).pairs.length, 18);
+});
+
+test('pod-mtu by default: a ring of nodes, each sends and receives once; every ordered pair with --exhaustive', (t) => {
+  for (const counts of [[1, 1], [2, 0, 3], [1, 1, 1, 1, 1], Array.from({ length: 60 }, () => 3)]) {
+    const state = lab(counts);
+    const withPods = counts.filter((c) => c > 0).length;
+    const { pairs, coverage } = mtuPairs(state);
+    const senders = pairs.map((p) => p.from.node);
+    const receivers = pairs.map((p) => p.to.node);
+    t.is(new Set(senders).size, withPods, `every node with pods sends (${counts.length} nodes)`);
+    t.is(new Set(receivers).size, withPods, 'and receives');
+    t.true(
+      pairs.every((p) => p.from.node !== p.to.node),
+      'always across nodes',
+    );
+    t.is(pairs.length, withPods === 2 ? 2 : withPods, 'grows with the nodes, not their square');
+    t.deepEqual(coverage, { probed: pairs.length, possible: withPods * (withPods - 1) });
+    const all = mtuPairs(state, true);
+    t.is(all.pairs.length, withPods * (withPods - 1));
+  }
+  t.deepEqual(mtuPairs(lab([3])).pairs, [], 'one node: nothing to cross');
+});
+
+test('agentTogether output splits into each step’s output, stderr and exit code, whatever the steps print', (t) => {
+  const text = [
+    '',
+    '@@podlab-step 0 0@@',
+    'a\tline\n{"json":1}',
+    '@@podlab-stderr 0@@',
+    '',
+    '@@podlab-step 1 3@@',
+    'no newline at the end',
+    '@@podlab-stderr 1@@',
+    'boom',
+  ].join('\n');
+  t.deepEqual(parseSteps(text, 3), [
+    { code: 0, stdout: 'a\tline\n{"json":1}', stderr: '' },
+    { code: 3, stdout: 'no newline at the end', stderr: 'boom' },
+    undefined,
+  ]);
 });
