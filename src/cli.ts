@@ -93,7 +93,7 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--only <id...>', 'run only these checks (space- or comma-separated)')
     .option(
       '--exhaustive',
-      'probe every pod to every node and to a pod on every other node (by default a set that grows with the lab, not its square)',
+      'probe every pod to every node and to a pod on every other node, and the MTU of every node pair (by default a set that grows with the lab, not its square)',
     )
     .option('--reporter <name>', 'pretty, json, junit, tap or github', 'pretty')
     .option('--output <file>', 'write the report to a file (the pretty summary still prints)')

@@ -41,7 +41,7 @@ export interface CheckContext {
   outside: Pick<Outside, 'http'>;
   /** A client in the engine host's own network namespace: it fetches published host ports. */
   engineHost: Pick<Outside, 'http'>;
-  /** lab test --exhaustive: every pod to every node and to a pod on every other node. */
+  /** lab test --exhaustive: every pod to every node and to a pod on every other node; pod-mtu on every node pair. */
   exhaustive?: boolean;
   clock: Clock;
 }
