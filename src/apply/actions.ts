@@ -1,4 +1,5 @@
 import { agent, agentSteps, type CniLine, jsonLines } from '../agent/agent.js';
+import type { Clock } from '../clock.js';
 import { PodFailedError, RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { Label, labFilter } from '../labels.js';
@@ -25,6 +26,28 @@ export interface ApplyContext {
   sandboxIds: Map<string, string>;
   /** Reports how far a long step is (a terminal shows it in the step's title). */
   count?: (done: number, total: number) => void;
+  /** The clock of the run (the ready step's settling time is measured on it). */
+  clock?: Clock;
+  /** Filled by the pods step: when the last pod container started, and the longest start (clock ms). */
+  starts?: Starts;
+}
+
+/** The pods step's container starts: when the last one began running, and the longest one took. */
+export interface Starts {
+  last: number;
+  slowest: number;
+}
+
+/**
+ * Waits, before containers are judged by their state, until as long as the slowest container start
+ * has passed since the last one: a container that exits at once has exited by then, and the engine,
+ * which took that long to start one, has had as long to notice. The wait grows with what the engine
+ * shows it needs; after a long step (CNI ADD, DNS) it is usually over already.
+ */
+export async function settleStarts(clock: Clock | undefined, starts: Starts | undefined): Promise<void> {
+  if (!clock || !starts) return;
+  const left = starts.slowest - (clock.now() - starts.last);
+  if (left > 0) await clock.sleep(left);
 }
 
 /** One named step of `up`; each becomes one listr2 task. */
@@ -112,13 +135,15 @@ export function upActions(): Action[] {
           plan.pods.flatMap((p) => p.containers),
           ctx.sandboxIds,
           ctx.count,
+          ctx.clock && ctx.starts ? { clock: ctx.clock, starts: ctx.starts } : undefined,
         );
       },
     },
     {
       phase: 'ready',
       title: 'Waiting until every pod has its IP and DNS answers',
-      async run({ runtime, plan }) {
+      async run({ runtime, plan, clock, starts }) {
+        await settleStarts(clock, starts);
         await refuseStopped(runtime, plan);
         await markReady(runtime, plan);
       },
@@ -205,6 +230,7 @@ export async function createPods(
   containers: ContainerSpec[],
   ids: Map<string, string>,
   count?: (done: number, total: number) => void,
+  timed?: { clock: Clock; starts: Starts },
 ): Promise<void> {
   // Sandboxes and containers as they are created: the count a terminal shows (Creating pods 37/212).
   const total = pods.length + containers.length;
@@ -218,7 +244,15 @@ export async function createPods(
   );
   for (const [i, p] of pods.entries()) ids.set(p.key, created[i]!);
   // The pods' own containers join the sandboxes' namespaces while the nodes wire those in.
-  const running = mapLimit(containers, engineConcurrency, async (c) => tick(await runtime.runContainer(c)));
+  const running = mapLimit(containers, engineConcurrency, async (c) => {
+    const started = timed?.clock.now() ?? 0;
+    const id = await runtime.runContainer(c);
+    if (timed) {
+      timed.starts.last = timed.clock.now();
+      timed.starts.slowest = Math.max(timed.starts.slowest, timed.starts.last - started);
+    }
+    return tick(id);
+  });
   const wiring = Promise.all(
     plan.nodes.map(async (node) => {
       const mine = pods.filter((p) => p.node === node.name);

@@ -21,6 +21,7 @@ import {
   nodeRef,
   type PullMode,
   refuseStopped,
+  settleStarts,
   userImages,
 } from './actions.js';
 import { engineConcurrency, mapLimit } from './limit.js';
@@ -242,13 +243,23 @@ export function changeActions(
     actions.push({
       phase: 'pods',
       title: `Creating ${parts.join(' and ')}${steps.pods.length ? ', wired in with CNI ADD' : ''}`,
-      run: ({ runtime, count }) => createPods(runtime, to, steps.pods, steps.containers, new Map(), count),
+      run: (ctx) =>
+        createPods(
+          ctx.runtime,
+          to,
+          steps.pods,
+          steps.containers,
+          new Map(),
+          ctx.count,
+          ctx.clock && ctx.starts ? { clock: ctx.clock, starts: ctx.starts } : undefined,
+        ),
     });
   }
   actions.push({
     phase: 'ready',
     title: 'Waiting until every pod has its IP and DNS answers',
-    async run({ runtime }) {
+    async run({ runtime, clock, starts }) {
+      await settleStarts(clock, starts);
       await refuseStopped(runtime, to, new Set(steps.containers.map((c) => c.name)));
       await markReady(runtime, to);
     },

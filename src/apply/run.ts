@@ -38,6 +38,8 @@ export async function applyPlan(
     plan,
     image: imageOptionsFromEnv((line) => io.err(`  ${line}`)),
     sandboxIds: new Map(),
+    clock,
+    starts: { last: 0, slowest: 0 },
     ...(options.pull ? { pull: options.pull } : {}),
   };
   const aborted = new Promise<never>((_, reject) => {
