@@ -179,7 +179,7 @@ export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): 
         ? undefined
         : error instanceof EngineUnreachableError
           ? error.message
-          : (lost ?? (await engineGone(runtime)));
+          : (lost ?? (await engineGone(runtime, deps.clock, error)));
     if (gone) {
       throw new RuntimeError(
         `the Docker engine went away during lab up: ${gone}${error instanceof EngineUnreachableError ? '' : `\n  its last answer: ${messageOf(error)}`}`,
@@ -283,7 +283,8 @@ async function rollback(
         `a step was still running after ${settleMs / 1000} s; if anything is left, run: lab down ${lab}`,
       );
   } catch (cleanup) {
-    const gone = cleanup instanceof EngineUnreachableError ? cleanup.message : await engineGone(runtime);
+    const gone =
+      cleanup instanceof EngineUnreachableError ? cleanup.message : await engineGone(runtime, clock, cleanup);
     if (gone) {
       io.err('cleanup stopped: the Docker engine went away; what is left stays until it is back');
       return gone;
@@ -293,12 +294,32 @@ async function rollback(
   return undefined;
 }
 
-/** Why the engine cannot be reached now; undefined when it answers (even with an error). */
-async function engineGone(runtime: Runtime): Promise<string | undefined> {
-  try {
-    await runtime.version();
-    return undefined;
-  } catch (error) {
-    return error instanceof EngineUnreachableError ? error.message : undefined;
+/**
+ * What an engine says while it shuts down: its stores and its link to containerd close before it
+ * stops answering.
+ */
+const shuttingDown =
+  /failed to update store for object type|client connection is closing|daemon is shutting down/;
+
+/** How long an engine that said it is shutting down is given to stop answering. */
+const shutdownMs = 60_000;
+
+/**
+ * Why the engine cannot be reached now; undefined when it answers (even with an error). After an
+ * error that says the engine is shutting down, it is asked again until it stops answering (a minute
+ * at most), so that the error names the engine, not what it said on its way out.
+ */
+async function engineGone(runtime: Runtime, clock: Clock, after?: unknown): Promise<string | undefined> {
+  const said = (e: unknown): boolean =>
+    e instanceof Error && (shuttingDown.test(e.message) || said((e as { cause?: unknown }).cause));
+  const deadline = clock.now() + (said(after) ? shutdownMs : 0);
+  for (;;) {
+    try {
+      await runtime.version();
+    } catch (error) {
+      if (error instanceof EngineUnreachableError) return error.message;
+    }
+    if (clock.now() >= deadline) return undefined;
+    await clock.sleep(250);
   }
 }
