@@ -28,25 +28,26 @@ export interface ApplyContext {
   count?: (done: number, total: number) => void;
   /** The clock of the run (the ready step's settling time is measured on it). */
   clock?: Clock;
-  /** Filled by the pods step: when the last pod container started, and the longest start (clock ms). */
+  /** Filled by the pods step: when the last pod container started, and the quickest start (clock ms). */
   starts?: Starts;
 }
 
-/** The pods step's container starts: when the last one began running, and the longest one took. */
+/** The pods step's container starts: when the last one began running, and the shortest one took. */
 export interface Starts {
   last: number;
-  slowest: number;
+  /** The quickest start of the run (ms): how fast the engine, as busy as it is, handles a container. */
+  quickest: number;
 }
 
 /**
- * Waits, before containers are judged by their state, until as long as the slowest container start
- * has passed since the last one: a container that exits at once has exited by then, and the engine,
- * which took that long to start one, has had as long to notice. The wait grows with what the engine
- * shows it needs; after a long step (CNI ADD, DNS) it is usually over already.
+ * Waits, before containers are judged by their state, until as long as the quickest container start
+ * of the run has passed since the last one: a container that exits at once has exited by then, and
+ * the engine, which needed that long to handle a start, has had as long to handle the exit. The wait
+ * grows with what the engine shows it needs; after the CNI step it is usually over already.
  */
 export async function settleStarts(clock: Clock | undefined, starts: Starts | undefined): Promise<void> {
-  if (!clock || !starts) return;
-  const left = starts.slowest - (clock.now() - starts.last);
+  if (!clock || !starts || !Number.isFinite(starts.quickest)) return;
+  const left = starts.quickest - (clock.now() - starts.last);
   if (left > 0) await clock.sleep(left);
 }
 
@@ -249,7 +250,7 @@ export async function createPods(
     const id = await runtime.runContainer(c);
     if (timed) {
       timed.starts.last = timed.clock.now();
-      timed.starts.slowest = Math.max(timed.starts.slowest, timed.starts.last - started);
+      timed.starts.quickest = Math.min(timed.starts.quickest, timed.starts.last - started);
     }
     return tick(id);
   });

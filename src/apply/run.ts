@@ -39,7 +39,7 @@ export async function applyPlan(
     image: imageOptionsFromEnv((line) => io.err(`  ${line}`)),
     sandboxIds: new Map(),
     clock,
-    starts: { last: 0, slowest: 0 },
+    starts: { last: 0, quickest: Number.POSITIVE_INFINITY },
     ...(options.pull ? { pull: options.pull } : {}),
   };
   const aborted = new Promise<never>((_, reject) => {
