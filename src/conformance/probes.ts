@@ -162,8 +162,8 @@ export class Probes {
   }
 
   /**
-   * Starts echo listeners on `probePort` in every node and pod; they live until the returned
-   * session is stopped (or this process dies), however long the run takes.
+   * Starts echo listeners on `probePort` in every node and pod (serveProbes); they live until
+   * `stop` (or until this process dies), however long the run takes.
    */
   serve(): Promise<Listeners> {
     return serveProbes(this.runtime, this.state.nodes);
