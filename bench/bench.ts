@@ -378,7 +378,11 @@ async function main(): Promise<void> {
         () => true,
         () => false,
       );
-      if (!clean) break;
+      if (!clean && i > 0) break;
+      if (!clean)
+        throw new Error(
+          `${size}: lab ${name} is left from before and cannot be removed (restart the engine)`,
+        );
       console.error(`${size}: pair ${i + 1} of ${n}: podlab…`);
       podlab.push(await podlabRun(files[size], name));
       console.error(`${size}: pair ${i + 1} of ${n}: floor…`);
