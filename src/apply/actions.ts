@@ -4,6 +4,7 @@ import { PodFailedError, RuntimeError } from '../errors.js';
 import { ensureNodeImage, type ImageOptions } from '../image/node-image.js';
 import { Label, labFilter } from '../labels.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
+import { policyHooks } from '../plan/policy.js';
 import { publishHooks } from '../plan/publish.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -107,7 +108,7 @@ export function upActions(): Action[] {
     },
     {
       phase: 'configure',
-      title: 'Configuring nodes: bridge CNI config, host routes, Service rules',
+      title: 'Configuring nodes: bridge CNI config, host routes, Service and NetworkPolicy rules',
       async run({ runtime, plan }) {
         // One exec per node for all three: none of them depends on the pods.
         await Promise.all([
@@ -116,8 +117,8 @@ export function upActions(): Action[] {
               PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
               PODLAB_ROUTES: configureLines(n).join('\n'),
               PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
-              PODLAB_RULES: plan.serviceRules,
-              PODLAB_HOOKS: serviceHooks.join('\n'),
+              PODLAB_RULES: plan.serviceRules + n.policyRules,
+              PODLAB_HOOKS: nodeHooks.join('\n'),
             }),
           ),
           ...(plan.publisher ? [configurePublisher(runtime, plan.publisher)] : []),
@@ -307,6 +308,9 @@ export async function markReady(runtime: Runtime, plan: LabPlan): Promise<void> 
     }),
   );
 }
+
+/** The jumps from the built-in chains a node needs: kube-proxy's and the NetworkPolicy dispatcher's. */
+export const nodeHooks: readonly string[] = [...serviceHooks, ...policyHooks];
 
 /** Routes the publisher's connections to the Service range through the first node, and loads its rules: one exec. */
 export async function configurePublisher(runtime: Runtime, publisher: PublisherPlan): Promise<void> {

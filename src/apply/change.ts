@@ -7,6 +7,7 @@ import { Label, labFilter } from '../labels.js';
 import { allocationHash, allocationOf } from '../plan/allocation.js';
 import type { LabDiff } from '../plan/diff.js';
 import { reloadServiceRules, serviceHooks } from '../plan/kube-proxy.js';
+import { reloadPolicyRules } from '../plan/policy.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from '../plan/types.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import { generationOf } from '../state/observe.js';
@@ -18,6 +19,7 @@ import {
   createPods,
   ensureUserImages,
   markReady,
+  nodeHooks,
   nodeRef,
   type PullMode,
   refuseStopped,
@@ -43,6 +45,8 @@ export interface ChangeSteps {
   fdb: Record<string, string[]>;
   /** kube-proxy's rules for the nodes that stay, when they change. */
   rules?: string;
+  /** NetworkPolicy rules of the nodes that stay whose rules change (by node name). */
+  policyRules: Record<string, string>;
   /** Pods whose sandboxes are created and wired in. */
   pods: PodPlan[];
   /** Containers created: those of the new pods, and new or changed ones in pods that stay. */
@@ -117,6 +121,17 @@ export function changeSteps(
     routes,
     fdb,
     ...(diff.rules ? { rules: reloadServiceRules(from.serviceRules, to.serviceRules) } : {}),
+    policyRules: Object.fromEntries(
+      diff.policyRules
+        .filter((n) => !addedNodes.has(n))
+        .map((n) => [
+          n,
+          reloadPolicyRules(
+            from.nodes.find((x) => x.name === n)!.policyRules,
+            to.nodes.find((x) => x.name === n)!.policyRules,
+          ),
+        ]),
+    ),
     pods,
     containers,
     ...(diff.publisher && to.publisher ? { publisher: to.publisher } : {}),
@@ -195,11 +210,19 @@ export function changeActions(
       },
     });
   const routed = [...new Set([...Object.keys(steps.routes), ...Object.keys(steps.fdb)])];
-  if (steps.nodes.length > 0 || routed.length > 0 || steps.rules !== undefined || publisher) {
+  const policed = Object.keys(steps.policyRules);
+  if (
+    steps.nodes.length > 0 ||
+    routed.length > 0 ||
+    steps.rules !== undefined ||
+    policed.length ||
+    publisher
+  ) {
     const parts = [
       steps.nodes.length ? `${count(steps.nodes.length, 'new node')} in full` : '',
       routed.length ? `routes on ${routed.join(', ')}` : '',
       steps.rules !== undefined ? 'Service rules on every node' : '',
+      policed.length ? `NetworkPolicy rules on ${policed.join(', ')}` : '',
       publisher ? 'the host ports' : '',
     ].filter(Boolean);
     actions.push({
@@ -215,20 +238,23 @@ export function changeActions(
                 PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
                 PODLAB_ROUTES: configureLines(n).join('\n'),
                 PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
-                PODLAB_RULES: to.serviceRules,
-                PODLAB_HOOKS: serviceHooks.join('\n'),
+                PODLAB_RULES: to.serviceRules + n.policyRules,
+                PODLAB_HOOKS: nodeHooks.join('\n'),
               });
               return;
             }
-            // Routes, then rules: one exec per node.
+            // Routes, then rules: one exec per node. Policy rules come first: they declare the
+            // chain that the policy hook jumps to (a lab made before NetworkPolicy lacks it).
             const lines = steps.routes[n.name];
+            const policy = steps.policyRules[n.name];
             const work = [
               ...(lines ? [{ verb: 'ip-batch', input: lines.join('\n') }] : []),
               ...(steps.fdb[n.name] ? [{ verb: 'bridge-batch', input: steps.fdb[n.name]!.join('\n') }] : []),
+              ...(policy !== undefined ? [{ verb: 'iptables', input: policy }] : []),
               ...(steps.rules !== undefined ? [{ verb: 'iptables', input: steps.rules }] : []),
             ];
-            if (work.length)
-              await agentSteps(runtime, nodeRef(n), work, { PODLAB_HOOKS: serviceHooks.join('\n') });
+            const hooks = policy !== undefined ? nodeHooks : serviceHooks;
+            if (work.length) await agentSteps(runtime, nodeRef(n), work, { PODLAB_HOOKS: hooks.join('\n') });
           }),
         ]);
       },

@@ -35,6 +35,8 @@ export const addedFields: AddedField[] = [
   { path: ['pods', '*', 'restartPolicy'], default: 'Always', since: 'podlab 0.2' },
   { path: ['pods', '*', 'containers', '*', 'imagePullPolicy'], default: 'IfNotPresent', since: 'podlab 0.2' },
   { path: ['cni', 'backend'], default: 'host-gw', since: 'podlab 0.3' },
+  { path: ['namespaces'], default: [], since: 'podlab 0.4' },
+  { path: ['networkPolicies'], default: [], since: 'podlab 0.4' },
 ];
 
 /** JSON with the keys of every object sorted: the same value always gives the same text. */

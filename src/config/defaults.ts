@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { defaults, type Topology } from './types.js';
+import { defaults, type NetworkPolicyConfig, type PolicyPort, type Topology } from './types.js';
 import type { RawTopology } from './validate.js';
 
 /** The topology with every default of podlab/v1 filled in; exercise paths made absolute (relative to the file). */
@@ -61,6 +61,55 @@ export function withDefaults(raw: RawTopology, file: string): Topology {
         ...(p.hostPort !== undefined ? { hostIP: p.hostIP ?? defaults.hostIP } : {}),
       })),
     })),
+    namespaces: (raw.namespaces ?? []).map((n) => ({ name: n.name, labels: n.labels ?? {} })),
+    networkPolicies: (raw.networkPolicies ?? []).map(policyWithDefaults),
     exercises: (raw.exercises ?? []).map((e) => resolve(base, e)),
+  };
+}
+
+/**
+ * A NetworkPolicy manifest with the API server's defaults: namespace `default`, protocol TCP, and
+ * policyTypes Ingress, plus Egress when the policy has egress rules. Only name and namespace of the
+ * metadata are kept (labels and annotations change no traffic).
+ */
+export function policyWithDefaults(raw: RawNetworkPolicy): NetworkPolicyConfig {
+  const ports = (list?: RawPolicyPort[]): { ports?: PolicyPort[] } =>
+    list ? { ports: list.map((p) => ({ ...p, protocol: p.protocol ?? 'TCP' })) } : {};
+  const spec = raw.spec;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace ?? defaults.namespace },
+    spec: {
+      podSelector: spec.podSelector,
+      policyTypes: spec.policyTypes ?? ['Ingress', ...(spec.egress?.length ? (['Egress'] as const) : [])],
+      ...(spec.ingress
+        ? { ingress: spec.ingress.map((r) => ({ ...(r.from ? { from: r.from } : {}), ...ports(r.ports) })) }
+        : {}),
+      ...(spec.egress
+        ? { egress: spec.egress.map((r) => ({ ...(r.to ? { to: r.to } : {}), ...ports(r.ports) })) }
+        : {}),
+    },
+  };
+}
+
+type RawPolicyPort = Omit<PolicyPort, 'protocol'> & { protocol?: PolicyPort['protocol'] };
+
+/** A NetworkPolicy as the schema lets it through. */
+export interface RawNetworkPolicy {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string };
+  spec: {
+    podSelector: NetworkPolicyConfig['spec']['podSelector'];
+    policyTypes?: NetworkPolicyConfig['spec']['policyTypes'];
+    ingress?: {
+      from?: NonNullable<NetworkPolicyConfig['spec']['ingress']>[number]['from'];
+      ports?: RawPolicyPort[];
+    }[];
+    egress?: {
+      to?: NonNullable<NetworkPolicyConfig['spec']['egress']>[number]['to'];
+      ports?: RawPolicyPort[];
+    }[];
   };
 }

@@ -1,6 +1,16 @@
+import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isScalar,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+  parseDocument,
+} from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { formatPath, type Locate, type PathPart } from './path.js';
 import { topologySchema } from './schema.js';
@@ -76,7 +86,9 @@ export function parseTopology(text: string, file: string): LoadedTopology {
       issue([], `${(error as Error).message}; a topology may expand at most ${limits.maxAliases} aliases`),
     ]);
   }
-  const locate = locator(doc, at);
+  const policies = expandPolicyFiles(data, file, locator(doc, at));
+  if (policies.issues.length) fail([...parseIssues, ...policies.issues]);
+  const locate = policies.locate;
   // A section whose keys are all commented out (`cni:` and nothing else) is an empty section.
   dropNullSections(data, topologySchema as unknown as SchemaNode);
   if (!validateShape(data)) {
@@ -91,6 +103,132 @@ export function parseTopology(text: string, file: string): LoadedTopology {
   const all = [...parseIssues, ...result.issues];
   if (all.some((i) => i.severity === 'error') || !result.topology) fail(all);
   return { file, topology: result.topology!, warnings: all.filter((i) => i.severity === 'warning') };
+}
+
+/**
+ * Replaces each path in `networkPolicies` by the NetworkPolicy manifests of its file (YAML, one or
+ * more documents; read relative to the topology), so that they are validated like inline ones. The
+ * returned `locate` points into the policy file for what came from one.
+ */
+function expandPolicyFiles(
+  data: unknown,
+  file: string,
+  locate: Locate,
+): { locate: Locate; issues: ConfigIssue[] } {
+  const list = (data as { networkPolicies?: unknown } | null)?.networkPolicies;
+  if (!Array.isArray(list) || !list.some((p) => typeof p === 'string')) return { locate, issues: [] };
+  const issues: ConfigIssue[] = [];
+  const expanded: unknown[] = [];
+  /** Where each item of the expanded list came from: an index of the written list, or a policy file's document. */
+  const origin: ({ index: number } | { locate: Locate })[] = [];
+  list.forEach((item, index) => {
+    if (typeof item !== 'string') {
+      expanded.push(item);
+      origin.push({ index });
+      return;
+    }
+    const where = locate(['networkPolicies', index]);
+    const path = resolve(dirname(resolve(file)), item);
+    let text: string;
+    try {
+      const size = statSync(path).size;
+      if (size > limits.maxBytes) {
+        issues.push(
+          issue(
+            ['networkPolicies', index],
+            `${item} is ${size} bytes; a policy file may be at most ${limits.maxBytes}`,
+            where,
+          ),
+        );
+        return;
+      }
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(error);
+      issues.push(
+        issue(
+          ['networkPolicies', index],
+          `cannot read the policy file ${item} (${path}): ${why}; paths are relative to the topology`,
+          where,
+        ),
+      );
+      return;
+    }
+    if (flowDepth(text) > limits.maxDepth) {
+      issues.push(
+        issue(['networkPolicies', index], `${item}: nesting is deeper than ${limits.maxDepth} levels`, where),
+      );
+      return;
+    }
+    const lines = new LineCounter();
+    const at = (offset: number) => {
+      const { line, col } = lines.linePos(offset);
+      return `${path}:${line}:${col}`;
+    };
+    const docs = parseAllDocuments(text, {
+      lineCounter: lines,
+      uniqueKeys: true,
+      prettyErrors: false,
+      strict: true,
+    });
+    if (!Array.isArray(docs)) return;
+    let found = 0;
+    docs.forEach((d, n) => {
+      const errors = d.errors.map((e) =>
+        issue(['networkPolicies', index], `${item}: ${yamlMessage(e.code, e.message)}`, at(e.pos[0])),
+      );
+      if (errors.length) {
+        issues.push(...errors);
+        return;
+      }
+      if (d.contents === null) return;
+      const docAt = at(d.contents.range[0]);
+      let value: unknown;
+      try {
+        value = d.toJS({ maxAliasCount: limits.maxAliases });
+      } catch (error) {
+        issues.push(issue(['networkPolicies', index], `${item}: ${(error as Error).message}`, docAt));
+        return;
+      }
+      const kind = (value as { kind?: unknown } | null)?.kind;
+      const apiVersion = (value as { apiVersion?: unknown } | null)?.apiVersion;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        issues.push(
+          issue(['networkPolicies', index], `${item}, document ${n + 1}: not a manifest (a mapping)`, docAt),
+        );
+        return;
+      }
+      if (kind !== 'NetworkPolicy' || (apiVersion !== undefined && apiVersion !== 'networking.k8s.io/v1')) {
+        issues.push(
+          issue(
+            ['networkPolicies', index],
+            `${item}, document ${n + 1}: ${kind === undefined ? 'has no kind' : `is a ${String(kind)} (${String(apiVersion ?? 'no apiVersion')})`}; podlab takes NetworkPolicy manifests of networking.k8s.io/v1 only: move the other kinds out of this file`,
+            docAt,
+          ),
+        );
+        return;
+      }
+      found++;
+      expanded.push(value);
+      origin.push({ locate: locator(d as Document, at) });
+    });
+    if (found === 0 && !issues.length)
+      issues.push(issue(['networkPolicies', index], `${item} holds no NetworkPolicy manifest`, where));
+  });
+  (data as { networkPolicies: unknown[] }).networkPolicies = expanded;
+  return {
+    issues,
+    locate: (path, options) => {
+      if (path[0] !== 'networkPolicies' || typeof path[1] !== 'number') return locate(path, options);
+      const from = origin[path[1]];
+      if (!from) return locate(path.slice(0, 1), options);
+      return 'index' in from
+        ? locate(['networkPolicies', from.index, ...path.slice(2)], options)
+        : from.locate(path.slice(2), options);
+    },
+  };
 }
 
 /** The part of the JSON Schema that dropNullSections walks. */
@@ -238,6 +376,9 @@ function shapeIssues(errors: ErrorObject[], data: unknown, locate: Locate): Conf
   const out: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
+    // A networkPolicies item is a manifest or a file path; paths are read before this, so the
+    // manifest branch's own problems say what is wrong.
+    if (e.keyword === 'anyOf' || e.schemaPath.includes('/anyOf/1/')) continue;
     const path = pathOf(e.instancePath);
     let message: string;
     let target: PathPart[] = path;

@@ -15,6 +15,101 @@ const labels = {
   description: 'Kubernetes-style labels: key → value.',
 } as const;
 
+const selector = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'A Kubernetes label selector; {} selects everything.',
+  properties: {
+    matchLabels: labels,
+    matchExpressions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['key', 'operator'],
+        properties: {
+          key: { type: 'string' },
+          operator: { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+          values: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+} as const;
+
+const policyPeers = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      podSelector: selector,
+      namespaceSelector: selector,
+      ipBlock: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['cidr'],
+        properties: { cidr, except: { type: 'array', items: cidr } },
+      },
+    },
+  },
+} as const;
+
+const policyPorts = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      protocol: { enum: ['TCP', 'UDP'] },
+      port: { type: ['integer', 'string'], description: 'A port number or a named container port.' },
+      endPort: { type: 'integer' },
+    },
+  },
+} as const;
+
+/** A NetworkPolicy manifest of networking.k8s.io/v1, as users keep them in their repositories. */
+const networkPolicy = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'networking.k8s.io/v1' },
+    kind: { const: 'NetworkPolicy' },
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      description: 'name and namespace (default "default"); labels, annotations and the like are ignored.',
+      properties: { name: dnsLabel, namespace: dnsLabel },
+    },
+    spec: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['podSelector'],
+      properties: {
+        podSelector: selector,
+        policyTypes: { type: 'array', items: { enum: ['Ingress', 'Egress'] } },
+        ingress: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { from: policyPeers, ports: policyPorts },
+          },
+        },
+        egress: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { to: policyPeers, ports: policyPorts },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
 export const topologySchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://podlab.dev/schemas/podlab-v1.schema.json',
@@ -191,6 +286,22 @@ export const topologySchema = {
           },
         },
       },
+    },
+    namespaces: {
+      type: 'array',
+      description: 'Namespaces with labels, for NetworkPolicy namespaceSelectors.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: { name: dnsLabel, labels },
+      },
+    },
+    networkPolicies: {
+      type: 'array',
+      description:
+        'NetworkPolicy manifests (networking.k8s.io/v1), inline or as paths (relative to this file) of YAML files holding one or more.',
+      items: { anyOf: [networkPolicy, { type: 'string', minLength: 1 }] },
     },
     exercises: {
       type: 'array',

@@ -8,6 +8,10 @@ export interface Topology {
   nodes: NodeConfig[];
   pods: PodConfig[];
   services: ServiceConfig[];
+  /** Namespaces with labels, for NetworkPolicy namespaceSelectors (others exist with their name label only). */
+  namespaces: NamespaceConfig[];
+  /** NetworkPolicy manifests (networking.k8s.io/v1), normalised: files read, defaults filled. */
+  networkPolicies: NetworkPolicyConfig[];
   /** Absolute paths of exercise modules. */
   exercises: string[];
 }
@@ -101,6 +105,56 @@ export interface ServicePortConfig {
   /** The engine host's address it is published on: 127.0.0.1 unless written out (0.0.0.0: every address). */
   hostIP?: string;
 }
+
+export interface NamespaceConfig {
+  name: string;
+  /** `kubernetes.io/metadata.name: NAME` is added by podlab, as the API server does. */
+  labels: Record<string, string>;
+}
+
+/** A Kubernetes label selector: every matchLabels pair and every expression must hold; `{}` selects all. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: SelectorRequirement[];
+}
+
+export interface SelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** One `from` / `to` peer: pods (by selectors), or addresses (ipBlock). */
+export interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+export interface PolicyPort {
+  protocol: 'TCP' | 'UDP';
+  /** A number, or a container port's name; absent: every port. */
+  port?: number | string;
+  /** With a numeric port: the last port of the range. */
+  endPort?: number;
+}
+
+/** A NetworkPolicy as a manifest, normalised: `policyTypes` filled, ingress `from` / egress `to` kept as written. */
+export interface NetworkPolicyConfig {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: { name: string; namespace: string };
+  spec: {
+    podSelector: LabelSelector;
+    policyTypes: ('Ingress' | 'Egress')[];
+    /** Each rule admits traffic from any of its peers on any of its ports (absent or empty: all). */
+    ingress?: { from?: PolicyPeer[]; ports?: PolicyPort[] }[];
+    egress?: { to?: PolicyPeer[]; ports?: PolicyPort[] }[];
+  };
+}
+
+/** The label the API server gives every namespace: what namespaceSelectors usually match. */
+export const namespaceNameLabel = 'kubernetes.io/metadata.name';
 
 /** Defaults of format podlab/v1; changing one changes labs that omit it, so they are part of the format. */
 export const defaults = {

@@ -1,10 +1,11 @@
 import type { ConfigIssue } from '../errors.js';
-import { withDefaults } from './defaults.js';
+import { type RawNetworkPolicy, withDefaults } from './defaults.js';
 import { formatPath, type Locate, type PathPart } from './path.js';
 import type { ContainerConfig, PodConfig, ServiceConfig, ServicePortConfig, Topology } from './types.js';
 import { checkCluster } from './validate-cluster.js';
 import { checkNodeCapacity, checkNodes } from './validate-nodes.js';
 import { checkPods } from './validate-pods.js';
+import { checkPolicies } from './validate-policies.js';
 import { checkServices } from './validate-services.js';
 
 /** The document as the schema lets it through: shapes are right, values unchecked, defaults missing. */
@@ -34,6 +35,8 @@ export interface RawTopology {
       targetPort?: number | string;
     })[];
   })[];
+  namespaces?: { name: string; labels?: Record<string, string> }[];
+  networkPolicies?: RawNetworkPolicy[];
   exercises?: string[];
 }
 
@@ -59,6 +62,7 @@ export function validateTopology(
   const instances = checkPods(topology, report, nodes);
   checkNodeCapacity(topology, report, nodes, instances);
   checkServices(topology, report, cluster, instances);
+  checkPolicies(topology, report);
   topology.exercises.forEach((e, i) => {
     if (e.includes('\0')) report(['exercises', i], 'a path may not contain a NUL byte');
   });

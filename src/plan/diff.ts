@@ -1,5 +1,6 @@
 import { stableJson } from '../config/canonical.js';
 import { Label } from '../labels.js';
+import { policyKey } from './policy.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan } from './types.js';
 
 /** A change that `lab up` cannot make to a running lab: the field, what the lab has and what the file says. */
@@ -30,6 +31,10 @@ export interface LabDiff {
   services: { added: string[]; removed: string[]; changed: string[] };
   /** kube-proxy's rules change: every node that stays reloads them. */
   rules: boolean;
+  /** NetworkPolicies added, removed or changed (`namespace/name`). */
+  policies: { added: string[]; removed: string[]; changed: string[] };
+  /** Nodes that stay whose NetworkPolicy rules change (a policy, or the pods it selects, changed). */
+  policyRules: string[];
   /** Route (and overlay neighbour) changes of each node that stays, as `ip -batch` lines (only nodes with changes). */
   routes: Record<string, string[]>;
   /** Overlay FDB changes of each node that stays, as `bridge -batch` lines (vxlan only). */
@@ -202,6 +207,13 @@ export function diffPlans(from: LabPlan, to: LabPlan): LabDiff {
     containers,
     services,
     rules: from.serviceRules !== to.serviceRules,
+    policies: keyedDiff(from.policy.policies, to.policy.policies, policyKey),
+    policyRules: to.nodes
+      .filter((n) => {
+        const was = from.nodes.find((o) => o.name === n.name);
+        return was !== undefined && was.policyRules !== n.policyRules;
+      })
+      .map((n) => n.name),
     routes,
     fdb,
     ...publisherChange(from, to),
@@ -237,6 +249,21 @@ function containerChanges(was: PodPlan, pod: PodPlan): PodContainersDiff {
   };
 }
 
+/** What was added, removed and changed among keyed items, compared as canonical JSON. */
+function keyedDiff<T>(
+  from: T[],
+  to: T[],
+  key: (item: T) => string,
+): { added: string[]; removed: string[]; changed: string[] } {
+  const before = new Map(from.map((x) => [key(x), stableJson(x)]));
+  const after = new Map(to.map((x) => [key(x), stableJson(x)]));
+  return {
+    added: [...after.keys()].filter((k) => !before.has(k)),
+    removed: [...before.keys()].filter((k) => !after.has(k)),
+    changed: [...after].filter(([k, v]) => before.has(k) && before.get(k) !== v).map(([k]) => k),
+  };
+}
+
 /** True when the diff changes nothing that runs. */
 export function diffIsEmpty(diff: LabDiff): boolean {
   return (
@@ -247,7 +274,8 @@ export function diffIsEmpty(diff: LabDiff): boolean {
       diff.pods.replaced.length +
       diff.containers.length +
       Object.keys(diff.routes).length +
-      Object.keys(diff.fdb).length ===
+      Object.keys(diff.fdb).length +
+      diff.policyRules.length ===
       0 &&
     !diff.rules &&
     diff.publisher === undefined
@@ -309,6 +337,11 @@ export function describeDiff(diff: LabDiff, from: LabPlan, to: LabPlan): string[
     );
   }
   if (diff.rules) lines.push('~ kube-proxy rules: reloaded on every node');
+  for (const key of diff.policies.added) lines.push(`+ networkpolicy ${key}`);
+  for (const key of diff.policies.removed) lines.push(`- networkpolicy ${key}`);
+  for (const key of diff.policies.changed) lines.push(`~ networkpolicy ${key}`);
+  if (diff.policyRules.length)
+    lines.push(`~ NetworkPolicy rules: reloaded on ${diff.policyRules.join(', ')}`);
   const hostPorts = (plan: LabPlan) =>
     plan.published.map((p) => `${p.hostIP}:${p.hostPort} → ${p.service}:${p.port}`).join(', ');
   if (diff.publisher === 'added') lines.push(`+ host ports: ${hostPorts(to)}`);

@@ -9,6 +9,7 @@ import { dnsmasqArgs } from './dns.js';
 import { renderServiceRules } from './kube-proxy.js';
 import { cniConfigPath, names, nodeCapabilities, nodeImageName, podMarker } from './names.js';
 import { peerRoute, planOverlay, tunnelMtu, vxlanOf } from './overlay.js';
+import { namespaceLabels, type PolicyView, renderPolicyRules } from './policy.js';
 import { publishedPorts, publisherAddress, publishRules } from './publish.js';
 import { dnsService, dnsServiceConfig, planServices } from './services.js';
 import type { ContainerSpec, LabPlan, NodePlan, PodPlan, PublisherPlan } from './types.js';
@@ -88,7 +89,10 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
             name: 'dnsmasq',
             imagePullPolicy: 'Never',
             env: {},
-            ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }],
+            ports: [
+              { name: 'dns', containerPort: 53, protocol: 'UDP' },
+              { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+            ],
           },
         ],
       },
@@ -185,6 +189,13 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       ip,
       labels: template.labels,
       ports,
+      containerPorts: template.containers.flatMap((c) =>
+        c.ports.map((p) => ({
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          port: p.containerPort,
+          protocol: p.protocol,
+        })),
+      ),
       sandbox,
       containers,
       oneShot: template.restartPolicy !== 'Always',
@@ -196,9 +207,28 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
   dnsPod.containers[0]!.cmd = ['dnsmasq', ...dnsmasqArgs(topology, services, pods)];
   const clusterIPs = services.map((s) => s.clusterIP).filter((ip) => ip !== '' && ip !== 'None');
 
+  const policy: PolicyView = {
+    pods: pods.map((p) => ({
+      key: p.key,
+      namespace: p.namespace,
+      name: p.name,
+      ip: p.ip,
+      node: p.node,
+      labels: p.labels,
+      ports: p.containerPorts,
+    })),
+    namespaces: namespaceLabels(topology.namespaces, [
+      ...pods.map((p) => p.namespace),
+      ...topology.services.map((s) => s.namespace),
+      ...topology.networkPolicies.map((p) => p.metadata.namespace),
+    ]),
+    nodes: nodeBase.map((n) => ({ name: n.name, ip: n.ip, podGateway: gatewayOf(n.podCIDR) })),
+    policies: topology.networkPolicies,
+  };
+
   const vxlan = vxlanOf(topology);
   const nodes: NodePlan[] = nodeBase.map((node) => {
-    const podGateway = formatIp(hostAt(parseCidr(node.podCIDR), 1));
+    const podGateway = gatewayOf(node.podCIDR);
     const overlay = vxlan
       ? planOverlay(
           vxlan,
@@ -236,6 +266,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
         `route replace unreachable ${topology.cluster.podCIDR}`,
         `route replace unreachable ${topology.cluster.serviceCIDR}`,
       ],
+      policyRules: renderPolicyRules(policy, node.name),
     };
   });
 
@@ -296,11 +327,15 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       serviceCIDR: topology.cluster.serviceCIDR,
       nodeSubnet: inputs.nodeSubnet,
     }),
+    policy,
     dns: { clusterIP: topology.dns.clusterIP, pod: dnsPod.key, node: dnsNode, podIP: dnsPod.ip },
     published,
     ...(publisher ? { publisher } : {}),
   };
 }
+
+/** The bridge's address in a node's pod range: its pods' gateway. */
+const gatewayOf = (podCIDR: string) => formatIp(hostAt(parseCidr(podCIDR), 1));
 
 /**
  * What a container runs, as Kubernetes decides it: `command` replaces the image's ENTRYPOINT and

@@ -1,4 +1,5 @@
 import type { OverlayPlan } from './overlay.js';
+import type { PolicyView } from './policy.js';
 import type { PublishedPort } from './publish.js';
 /** How a container is attached to networks. */
 export type NetworkMode =
@@ -59,6 +60,8 @@ export interface NodePlan {
   routes: string[];
   /** With cni.backend vxlan: the node's VXLAN device, neighbour and FDB entries (overlay.ts). */
   overlay?: OverlayPlan;
+  /** The NetworkPolicy rules for this node's pods (policy.ts), as `iptables-restore --noflush` input. */
+  policyRules: string;
 }
 
 /** One pod: a sandbox that holds the network namespace, and the containers that join it. */
@@ -73,6 +76,8 @@ export interface PodPlan {
   labels: Record<string, string>;
   /** Named container ports, for Services whose targetPort is a name. */
   ports: Record<string, number>;
+  /** Every declared container port: what NetworkPolicy named ports resolve to and the network-policy check probes. */
+  containerPorts: { name?: string; port: number; protocol: 'TCP' | 'UDP' }[];
   sandbox: ContainerSpec;
   containers: ContainerSpec[];
   /** The pod runs to completion (restartPolicy OnFailure or Never): its containers may exit. */
@@ -141,6 +146,8 @@ export interface LabPlan {
   services: ServicePlan[];
   /** kube-proxy's rules for every node, as `iptables-restore --noflush` input. */
   serviceRules: string;
+  /** The lab's NetworkPolicies with what judging them needs (policy.ts); each node's rules are on the node. */
+  policy: PolicyView;
   dns: DnsPlan;
   /** Service ports published on the engine host (hostPort), and the container that publishes them. */
   published: PublishedPort[];
