@@ -93,12 +93,20 @@ export function checkPolicies(topology: Topology, report: Report): void {
         'warning',
       );
     spec.ingress?.forEach((rule, r) => {
-      rule.from?.forEach((peer, p) => checkPeer(report, [...path, 'spec', 'ingress', r, 'from', p], peer));
-      rule.ports?.forEach((port, p) => checkPort(report, [...path, 'spec', 'ingress', r, 'ports', p], port));
+      rule.from?.forEach((peer, p) => {
+        checkPeer(report, [...path, 'spec', 'ingress', r, 'from', p], peer);
+      });
+      rule.ports?.forEach((port, p) => {
+        checkPort(report, [...path, 'spec', 'ingress', r, 'ports', p], port);
+      });
     });
     spec.egress?.forEach((rule, r) => {
-      rule.to?.forEach((peer, p) => checkPeer(report, [...path, 'spec', 'egress', r, 'to', p], peer));
-      rule.ports?.forEach((port, p) => checkPort(report, [...path, 'spec', 'egress', r, 'ports', p], port));
+      rule.to?.forEach((peer, p) => {
+        checkPeer(report, [...path, 'spec', 'egress', r, 'to', p], peer);
+      });
+      rule.ports?.forEach((port, p) => {
+        checkPort(report, [...path, 'spec', 'egress', r, 'ports', p], port);
+      });
     });
   });
 }

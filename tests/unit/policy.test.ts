@@ -92,7 +92,9 @@ test('a pod and its own node always reach each other; another node is judged lik
 
 test('ICMP passes only rules without ports', (t) => {
   const ports = planWith(cases.find((c) => c.name.includes('based on Ports'))!.manifests);
-  const open = planWith(cases.find((c) => c.name.includes('different namespace, based on NamespaceSelector'))!.manifests);
+  const open = planWith(
+    cases.find((c) => c.name.includes('different namespace, based on NamespaceSelector'))!.manifests,
+  );
   const yb = (p: LabPlan) => ({ pod: podOf(p.policy, 'y', 'b') });
   const xa = (p: LabPlan) => ({ pod: podOf(p.policy, 'x', 'a') });
   t.false(judge(ports.policy, yb(ports), xa(ports), 0, 'ICMP').allowed);
