@@ -30,6 +30,7 @@ export const agentVerbs: Readonly<Record<string, readonly string[]>> = {
   'wait-dns': [],
   'probe-serve': [],
   'probe-http': [],
+  'probe-connect': [],
   'probe-ping': [],
   'probe-resolve': [],
   'probe-dig': [],
@@ -69,18 +70,26 @@ export async function agent(
 export async function agentSteps(
   runtime: Runtime,
   node: { name: string; container: string },
-  steps: { verb: string; input: string }[],
+  steps: { verb: string; input: string; args?: string[] }[],
   env: Record<string, string> = {},
 ): Promise<string> {
-  if (steps.length === 1) return agent(runtime, node, [steps[0]!.verb], steps[0]!.input, env);
+  if (steps.length === 1)
+    return agent(runtime, node, [steps[0]!.verb, ...(steps[0]!.args ?? [])], steps[0]!.input, env);
   for (const { verb } of steps)
     if (!(verb in agentVerbs)) throw new RuntimeError(`podlab-agent has no verb ${verb}`);
+  // Arguments travel as environment variables too: the script holds no value of the plan.
   const script = steps
-    .map(({ verb }, i) => `PODLAB_INPUT=$PODLAB_STEP_${i} podlab-agent ${verb}`)
+    .map(
+      ({ verb, args = [] }, i) =>
+        `PODLAB_INPUT=$PODLAB_STEP_${i} podlab-agent ${verb}${args.map((_, j) => ` "$PODLAB_ARG_${i}_${j}"`).join('')}`,
+    )
     .join(' && ');
   const inputs = Object.fromEntries(steps.map(({ input }, i) => [`PODLAB_STEP_${i}`, input]));
+  const args = Object.fromEntries(
+    steps.flatMap(({ args: list = [] }, i) => list.map((a, j) => [`PODLAB_ARG_${i}_${j}`, a])),
+  );
   const result = await runtime.exec(node.container, ['sh', '-c', script], {
-    env: { ...env, ...agentEnv, ...inputs },
+    env: { ...env, ...agentEnv, ...inputs, ...args },
   });
   if (result.exitCode !== 0) {
     throw new RuntimeError(

@@ -283,7 +283,14 @@ export async function createPods(
  * planned, writes the plan's topology hash as its ready marker: written last, so a lab whose nodes
  * all carry it finished up.
  */
-export async function markReady(runtime: Runtime, plan: LabPlan): Promise<void> {
+export async function markReady(
+  runtime: Runtime,
+  plan: LabPlan,
+  first: { steps: Record<string, { verb: string; input: string }[]>; env: Record<string, string> } = {
+    steps: {},
+    env: {},
+  },
+): Promise<void> {
   await Promise.all(
     plan.nodes.map(async (node) => {
       const pods = plan.pods.filter((p) => p.node === node.name);
@@ -292,12 +299,18 @@ export async function markReady(runtime: Runtime, plan: LabPlan): Promise<void> 
           ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain} ${dnsWaitSeconds(plan)}` }
           : {};
       try {
-        await agent(
+        await agentSteps(
           runtime,
           nodeRef(node),
-          ['ready', plan.topologyHash],
-          pods.map((p) => `${p.key} ${p.ip}`).join('\n'),
-          dns,
+          [
+            ...(first.steps[node.name] ?? []),
+            {
+              verb: 'ready',
+              args: [plan.topologyHash],
+              input: pods.map((p) => `${p.key} ${p.ip}`).join('\n'),
+            },
+          ],
+          { ...first.env, ...dns },
         );
       } catch (error) {
         throw new RuntimeError(

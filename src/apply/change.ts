@@ -211,12 +211,23 @@ export function changeActions(
     });
   const routed = [...new Set([...Object.keys(steps.routes), ...Object.keys(steps.fdb)])];
   const policed = Object.keys(steps.policyRules);
+  // Only rules change (a NetworkPolicy applied or deleted, say): each node loads them in the exec
+  // that marks it ready, one exec per node in all.
+  const rulesOnly =
+    steps.remove.length + steps.nodes.length + routed.length + steps.pods.length + steps.containers.length ===
+      0 && !publisher;
+  const ruleSteps = (name: string) => [
+    ...(steps.policyRules[name] !== undefined ? [{ verb: 'iptables', input: steps.policyRules[name]! }] : []),
+    ...(steps.rules !== undefined ? [{ verb: 'iptables', input: steps.rules }] : []),
+  ];
+  const hooksFor = (name: string) => (steps.policyRules[name] !== undefined ? nodeHooks : serviceHooks);
   if (
-    steps.nodes.length > 0 ||
-    routed.length > 0 ||
-    steps.rules !== undefined ||
-    policed.length ||
-    publisher
+    !rulesOnly &&
+    (steps.nodes.length > 0 ||
+      routed.length > 0 ||
+      steps.rules !== undefined ||
+      policed.length > 0 ||
+      publisher)
   ) {
     const parts = [
       steps.nodes.length ? `${count(steps.nodes.length, 'new node')} in full` : '',
@@ -246,15 +257,13 @@ export function changeActions(
             // Routes, then rules: one exec per node. Policy rules come first: they declare the
             // chain that the policy hook jumps to (a lab made before NetworkPolicy lacks it).
             const lines = steps.routes[n.name];
-            const policy = steps.policyRules[n.name];
             const work = [
               ...(lines ? [{ verb: 'ip-batch', input: lines.join('\n') }] : []),
               ...(steps.fdb[n.name] ? [{ verb: 'bridge-batch', input: steps.fdb[n.name]!.join('\n') }] : []),
-              ...(policy !== undefined ? [{ verb: 'iptables', input: policy }] : []),
-              ...(steps.rules !== undefined ? [{ verb: 'iptables', input: steps.rules }] : []),
+              ...ruleSteps(n.name),
             ];
-            const hooks = policy !== undefined ? nodeHooks : serviceHooks;
-            if (work.length) await agentSteps(runtime, nodeRef(n), work, { PODLAB_HOOKS: hooks.join('\n') });
+            if (work.length)
+              await agentSteps(runtime, nodeRef(n), work, { PODLAB_HOOKS: hooksFor(n.name).join('\n') });
           }),
         ]);
       },
@@ -281,13 +290,28 @@ export function changeActions(
         ),
     });
   }
+  const loads = rulesOnly ? to.nodes.filter((n) => ruleSteps(n.name).length) : [];
   actions.push({
     phase: 'ready',
-    title: 'Waiting until every pod has its IP and DNS answers',
+    title: loads.length
+      ? `Loading ${[policed.length ? `NetworkPolicy rules on ${policed.join(', ')}` : '', steps.rules !== undefined ? 'Service rules on every node' : ''].filter(Boolean).join(' and ')}, and marking every node ready`
+      : 'Waiting until every pod has its IP and DNS answers',
     async run({ runtime, clock, starts }) {
       await settleStarts(clock, starts);
       await refuseStopped(runtime, to, new Set(steps.containers.map((c) => c.name)));
-      await markReady(runtime, to);
+      // Hooks per node: a node without new policy rules may lack the policy chain (an older lab).
+      await Promise.all(
+        to.nodes.map((n) =>
+          markReady(
+            runtime,
+            { ...to, nodes: [n] },
+            {
+              steps: loads.includes(n) ? { [n.name]: ruleSteps(n.name) } : {},
+              env: { PODLAB_HOOKS: hooksFor(n.name).join('\n') },
+            },
+          ),
+        ),
+      );
     },
   });
   const generation = options.record;

@@ -24,6 +24,20 @@ export interface CheckOutcome {
   hint?: string;
   /** What a sampling check probed of what it could have (lab test --exhaustive probes more). */
   coverage?: Coverage;
+  /** network-policy: every probe of its truth table, expected against seen. */
+  truthTable?: TruthRow[];
+}
+
+/** One row of network-policy's truth table. */
+export interface TruthRow {
+  from: string;
+  to: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  expected: 'allowed' | 'denied';
+  seen: 'allowed' | 'denied' | 'unknown';
+  /** The policies and rules that decide the expected verdict (policy.ts describeVerdict). */
+  why: string;
 }
 
 export interface CheckResult extends CheckOutcome {

@@ -2,6 +2,7 @@ import { type Check, type CheckContext, type CheckOutcome, type CheckResult, fai
 import { dnsCrossNamespace, dnsFqdn, dnsPodNetwork, dnsResolvConf, dnsSameNamespace } from './dns.js';
 import { podLocalhost } from './localhost.js';
 import { podMtu } from './mtu.js';
+import { networkPolicy } from './network-policy.js';
 import { nodeToPodNoNat, podToNodeNoNat, podToPodNoNat, selfIpEqualsSeenIp } from './no-nat.js';
 import { hostPort, nodeportExternal } from './nodeport.js';
 import { nodeRoutes } from './routes.js';
@@ -26,6 +27,7 @@ export const checks: Check[] = [
   dnsFqdn,
   dnsResolvConf,
   dnsPodNetwork,
+  networkPolicy,
 ];
 
 /** Runs the chosen checks concurrently (they do not depend on each other) and times each. */

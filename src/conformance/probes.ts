@@ -75,6 +75,47 @@ export function parsePingLines(text: string): PingResult[] {
     });
 }
 
+/** One reachability probe (podlab-probe connect): from a pod (`ns/pod`) or node (`node:NAME`) to IP:PORT/PROTOCOL. */
+export interface ConnectProbe {
+  from: string;
+  ip: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  /** Seconds to wait for a sign of life (podlab-probe's default is 3). */
+  timeout?: number;
+}
+
+/**
+ * What got back: `connected`, `refused` (a reset, or ICMP port unreachable) or `answered` (UDP) mean
+ * a packet got through; `timeout` that none did; `error` and `no-such-pod` that the probe could not run.
+ */
+export interface ConnectResult extends ConnectProbe {
+  result: 'connected' | 'refused' | 'answered' | 'timeout' | 'error' | 'no-such-pod' | 'no-result';
+  ms: number;
+}
+
+/** Whether a connect result means a packet got through. */
+export const reached = (r: ConnectResult) => ['connected', 'refused', 'answered'].includes(r.result);
+
+/** Parses probe-connect's tab-separated lines: FROM IP PORT PROTO RESULT SECONDS. */
+export function parseConnectLines(text: string): ConnectResult[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [from = '', ip = '', port = '0', protocol = 'TCP', result = 'error', seconds = '0'] =
+        line.split('\t');
+      return {
+        from,
+        ip,
+        port: Number(port),
+        protocol: protocol as ConnectProbe['protocol'],
+        result: result as ConnectResult['result'],
+        ms: Math.round(Number(seconds) * 1000),
+      };
+    });
+}
+
 /** What podlab-echo answers. */
 export interface Echo {
   pod: string;
@@ -215,6 +256,36 @@ export class Probes {
           (_, out) => new Map(parsePingLines(out).map((l) => [`${l.from} ${l.ip} ${l.size}`, l])),
         );
         return hit ? { ...hit, from: p.from } : { ...p, code: -1, output: 'the node reported no result' };
+      }),
+    );
+  }
+
+  /** Tries each probe once (podlab-probe connect), all of a node's in one exec; results in the order asked. */
+  async connect(probes: ConnectProbe[]): Promise<ConnectResult[]> {
+    return Promise.all(
+      probes.map(async (p) => {
+        const source = p.from.startsWith('node:') ? '-' : p.from;
+        const id = (from: string, ip: string, port: number, protocol: string) =>
+          `${from} ${ip} ${port} ${protocol}`;
+        const hit = await this.line(
+          this.nodeOf(p.from),
+          'probe-connect',
+          `${id(source, p.ip, p.port, p.protocol)}${p.timeout ? ` ${p.timeout}` : ''}`,
+          (inputs, out) => {
+            const byProbe = new Map(
+              parseConnectLines(out).map((l) => [id(l.from, l.ip, l.port, l.protocol), l]),
+            );
+            return new Map(
+              inputs.flatMap((i) => {
+                const line = byProbe.get(i.split(' ').slice(0, 4).join(' '));
+                return line ? [[i, line] as const] : [];
+              }),
+            );
+          },
+        );
+        return hit
+          ? { ...hit, from: p.from, ...(p.timeout ? { timeout: p.timeout } : {}) }
+          : { ...p, result: 'no-result' as const, ms: 0 };
       }),
     );
   }

@@ -66,17 +66,20 @@ export function renderJson(lab: string, results: CheckResult[], timings?: RunTim
   return JSON.stringify(
     {
       lab,
-      checks: results.map(({ id, rule, status, expected, seen, evidence, hint, coverage, durationMs }) => ({
-        id,
-        rule,
-        status,
-        expected,
-        seen,
-        evidence,
-        ...(hint ? { hint } : {}),
-        ...(coverage ? { coverage } : {}),
-        durationMs,
-      })),
+      checks: results.map(
+        ({ id, rule, status, expected, seen, evidence, hint, coverage, truthTable, durationMs }) => ({
+          id,
+          rule,
+          status,
+          expected,
+          seen,
+          evidence,
+          ...(hint ? { hint } : {}),
+          ...(coverage ? { coverage } : {}),
+          ...(truthTable ? { truthTable } : {}),
+          durationMs,
+        }),
+      ),
       ...tally(results),
       ...(timings ? { timings } : {}),
     },

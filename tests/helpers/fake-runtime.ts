@@ -159,6 +159,9 @@ export class FakeRuntime implements Runtime {
     if (cmd[0] === 'podlab-agent' && cmd[1] === 'ready') {
       this.files.set(`${container}:${readyMarkerPath}`, cmd[2]!);
     }
+    // Steps in one exec (agentSteps): the ready marker of a `ready` step, its hash an argument in the environment.
+    const ready = cmd[0] === 'sh' ? /podlab-agent ready "\$(PODLAB_ARG_\d+_0)"/.exec(cmd[2] ?? '') : null;
+    if (ready) this.files.set(`${container}:${readyMarkerPath}`, options.env?.[ready[1]!] ?? '');
     return { exitCode: 0, stdout: '', stderr: '' };
   }
 

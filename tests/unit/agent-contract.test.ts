@@ -26,12 +26,13 @@ test('every verb podlab calls in src/ is one of the contract', (t) => {
     );
   const called = new Set(
     files(dir).flatMap((f) =>
-      // agent(runtime, node, ['verb', …]) and the probes' batched calls: verb(node, 'verb', …), line(node, 'verb', …)
+      // agent(runtime, node, ['verb', …]), the probes' batched calls: verb(node, 'verb', …),
+      // line(node, 'verb', …), and the steps of agentSteps: { verb: 'verb', … }
       [
         ...readFileSync(f, 'utf8').matchAll(
-          /\bagent\(\s*[^,]+,\s*[^,]+,\s*\[\s*'([a-z-]+)'|\b(?:verb|line)\(\s*[^,()]+,\s*'([a-z-]+)'/g,
+          /\bagent\(\s*[^,]+,\s*[^,]+,\s*\[\s*'([a-z-]+)'|\b(?:verb|line)\(\s*[^,()]+,\s*'([a-z-]+)'|\{ verb: '([a-z-]+)'/g,
         ),
-      ].map((m) => (m[1] ?? m[2])!),
+      ].map((m) => (m[1] ?? m[2] ?? m[3])!),
     ),
   );
   t.true(called.size >= 8, `found the calls: ${[...called].join(', ')}`);
