@@ -134,6 +134,53 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     'per exercise: started, attempts, hints, solved at, time to solve, solution seen',
     'report',
   ).option('--reporter <name>', 'pretty, json or junit', 'pretty');
+  const policy = program
+    .command('policy')
+    .description(
+      "NetworkPolicies of a running lab: apply, delete, list, explain (the lab's recorded topology follows)",
+    );
+  const target = (c: Command) =>
+    c
+      .addOption(file())
+      .addOption(
+        new Option(
+          '--lab <name>',
+          'the lab (default: the one of -f FILE or ./lab.yaml, else the only one up)',
+        ),
+      );
+  const policyRun = (fn: 'apply' | 'remove' | 'ls' | 'explain') =>
+    run(async () => ({ default: (await import('./commands/policy.js'))[fn] as never }));
+  target(
+    policy
+      .command('apply')
+      .description(
+        'add NetworkPolicy manifests (YAML files, one or more documents each); same namespace/name replaces',
+      )
+      .argument('<files...>', 'manifest files')
+      .option('--dry-run', 'say what would be created or configured, change nothing'),
+  ).action(policyRun('apply'));
+  target(
+    policy
+      .command('delete')
+      .description('remove NetworkPolicies by NAMESPACE/NAME')
+      .argument('<names...>', 'NAMESPACE/NAME (default namespace when no /)'),
+  ).action(policyRun('remove'));
+  target(
+    policy
+      .command('ls')
+      .description("the lab's NetworkPolicies and the pods each selects")
+      .option('--json', 'print JSON'),
+  ).action(policyRun('ls'));
+  target(
+    policy
+      .command('explain')
+      .description('allowed or denied, and which policies and rules decide it (from the plan)')
+      .argument('<from>', 'NAMESPACE/POD, a node name, or an address')
+      .argument('<to>', 'NAMESPACE/POD, a node name, or an address')
+      .argument('<port>', 'PORT[/TCP|UDP], or icmp')
+      .option('--probe', 'also send it for real from FROM (exit 1 when the lab disagrees with the plan)')
+      .option('--json', 'print JSON'),
+  ).action(policyRun('explain'));
   program
     .command('dns')
     .description("resolve a name as a pod's resolver does, showing each name the search list tries")

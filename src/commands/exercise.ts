@@ -19,6 +19,7 @@ import {
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
 import { type CommandContext, labName, loadFor } from './context.js';
+import { changePolicies } from './policy.js';
 import { publish } from './publish.js';
 import { table } from './status.js';
 import up from './up.js';
@@ -96,6 +97,13 @@ async function labFor(
     cniTemplate: await cniTemplate(),
     conformance: (ids) =>
       conformance({ runtime, host: ctx.host, clock: ctx.clock }, state.name, ids.length ? ids : undefined),
+    // Quietly: what an exercise changes is for the learner to find.
+    changePolicies: async (edit) => {
+      const now = await observeLab(runtime, state.name, { podIPs: false });
+      if (!now?.recorded?.ok) throw new LabStateError(`lab ${state.name} has no readable topology record`);
+      const quiet = { ...ctx, io: { out: () => {}, err: () => {}, interactive: false, quiet: true } };
+      await changePolicies(quiet, now.recorded.topology, edit(now.recorded.topology.networkPolicies));
+    },
   });
 }
 
@@ -297,8 +305,15 @@ export async function solution(ctx: CommandContext, id: string, options: Options
     await writeProgress(runtime, state!, progress);
   }
   const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
-  for (const [target, ...command] of steps)
+  for (const step of steps) {
+    if (!Array.isArray(step)) {
+      if (step.file) ctx.io.out(`cat > ${quote(step.file.name)} <<'EOF'\n${step.file.text.trimEnd()}\nEOF`);
+      ctx.io.out(`lab ${step.lab.map(quote).join(' ')} --lab ${topology.name}`);
+      continue;
+    }
+    const [target, ...command] = step;
     ctx.io.out(`lab exec --lab ${topology.name} ${target} -- ${command.map(quote).join(' ')}`);
+  }
   if (!record.solvedAt) ctx.io.err(`recorded: the solution of ${exercise.id} was shown before it was solved`);
   return ExitCode.ok;
 }

@@ -1,7 +1,9 @@
 import type { Clock } from '../clock.js';
 import { contains, parseCidr, parseIp } from '../net/ipv4.js';
+import { isolating, judge, type PolicyEndpoint, type Protocol } from '../plan/policy.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { LabState, PodState } from '../state/observe.js';
+import { count } from '../text.js';
 import type { Coverage } from './coverage.js';
 import type { Outside } from './outside.js';
 import type { Probes } from './probes.js';
@@ -124,4 +126,53 @@ export function hostOf(state: LabState, ip: string): string | undefined {
     state.nodes.find((x) => x.ip === ip)?.name ??
     state.nodes.find((x) => x.podCIDR && n !== undefined && contains(parseCidr(x.podCIDR), n))?.name
   );
+}
+
+/**
+ * Whether the lab's NetworkPolicies deny a connection the checks would probe (false when the lab has
+ * none). FROM and TO are `ns/pod`, `node:NAME` or an address.
+ */
+export function policyDenies(
+  state: LabState,
+  from: string,
+  to: string,
+  port: number,
+  protocol: Protocol,
+): boolean {
+  const view = state.plan?.policy;
+  if (!view || view.policies.length === 0) return false;
+  const endpoint = (who: string): PolicyEndpoint => {
+    const pod = view.pods.find((p) => p.key === who) ?? view.pods.find((p) => p.ip === who);
+    if (pod) return { pod };
+    const node = state.nodes.find((n) => `node:${n.name}` === who);
+    return { ip: node?.ip ?? who };
+  };
+  return !judge(view, endpoint(from), endpoint(to), port, protocol).allowed;
+}
+
+/** The checks' note on what they left out: `; 4 probes the lab's NetworkPolicies deny were not made`. */
+export function policyNote(left: number): string {
+  return left
+    ? `; ${count(left, 'probe')} the lab's NetworkPolicies deny ${left === 1 ? 'was' : 'were'} not made (network-policy judges those)`
+    : '';
+}
+
+/** An outcome with the policy note added to what it saw. */
+export function noting(outcome: CheckOutcome, left: number): CheckOutcome {
+  return left ? { ...outcome, seen: `${outcome.seen}${policyNote(left)}` } : outcome;
+}
+
+/**
+ * Whether traffic from outside the pods (a NodePort or host-port client) into a Service meets a pod
+ * that NetworkPolicies isolate for ingress: what such a client is allowed depends on the address
+ * it arrives from, which network-policy judges for pods; these checks leave such Services out.
+ */
+export function isolatedService(state: LabState, service: string): boolean {
+  const view = state.plan?.policy;
+  if (!view || view.policies.length === 0) return false;
+  const svc = state.services.find((s) => s.key === service);
+  return (svc?.endpoints ?? []).some((e) => {
+    const pod = view.pods.find((p) => p.key === e.pod);
+    return pod !== undefined && isolating(view, pod, 'Ingress').length > 0;
+  });
 }

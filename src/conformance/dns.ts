@@ -3,11 +3,38 @@ import { parseResolvConf } from '../net/resolv.js';
 import { dnsService } from '../plan/services.js';
 import type { LabState } from '../state/observe.js';
 import { count } from '../text.js';
-import { type Check, type CheckContext, type CheckOutcome, fail, key, pass, running, skip } from './check.js';
+import {
+  type Check,
+  type CheckContext,
+  type CheckOutcome,
+  fail,
+  key,
+  pass,
+  policyDenies,
+  running,
+  skip,
+} from './check.js';
 
 /** Services that DNS names (all but kube-dns itself and ExternalName, whose target lies outside). */
 function named(state: LabState) {
   return state.services.filter((s) => s.type !== 'ExternalName' && s.namespace !== dnsService.namespace);
+}
+
+/** Running pods whose queries the lab's NetworkPolicies let reach the DNS pod (every pod, without policies). */
+function askers(state: LabState) {
+  const dnsIp = state.dns?.podIP;
+  return running(state).filter((p) => !dnsIp || !policyDenies(state, key(p), dnsIp, 53, 'UDP'));
+}
+
+/** `; pods the lab's NetworkPolicies keep from DNS were not asked: x/a, x/b` (empty without such pods). */
+function deniedNote(state: LabState): string {
+  const asking = new Set(askers(state).map(key));
+  const denied = running(state)
+    .filter((p) => !asking.has(key(p)))
+    .map(key);
+  return denied.length
+    ? `; pods the lab's NetworkPolicies keep from DNS were not asked: ${denied.slice(0, 6).join(', ')}${denied.length > 6 ? ', …' : ''}`
+    : '';
 }
 
 /** Answers a resolution must contain for a Service: its ClusterIP, or for headless its endpoints. */
@@ -23,7 +50,7 @@ export const dnsSameNamespace: Check = {
       '<service> resolves from a pod of the same namespace to its ClusterIP (headless: its pods)';
     const queries = named(ctx.state).flatMap((s) => {
       // Not a pod named as the Service: its own hostname (in its /etc/hosts) would answer.
-      const from = running(ctx.state).find((p) => p.namespace === s.namespace && p.name !== s.name);
+      const from = askers(ctx.state).find((p) => p.namespace === s.namespace && p.name !== s.name);
       return from ? [{ s, from: key(from), name: s.name }] : [];
     });
     return resolveAndJudge(ctx, expected, queries, 'no Service with a pod of its own namespace to ask from');
@@ -36,7 +63,7 @@ export const dnsCrossNamespace: Check = {
   async run(ctx) {
     const expected = '<service>.<ns> resolves from another namespace; <service> alone does not';
     const queries = named(ctx.state).flatMap((s) => {
-      const from = running(ctx.state).find(
+      const from = askers(ctx.state).find(
         (p) =>
           p.namespace !== s.namespace &&
           p.namespace !== dnsService.namespace &&
@@ -59,13 +86,13 @@ export const dnsFqdn: Check = {
   rule: 'every pod resolves <service>.<namespace>.svc.<domain>',
   async run(ctx) {
     const expected = 'the fully qualified name of each Service resolves from a pod of every namespace';
-    const namespaces = [...new Set(running(ctx.state).map((p) => p.namespace))].filter(
+    const namespaces = [...new Set(askers(ctx.state).map((p) => p.namespace))].filter(
       (n) => n !== dnsService.namespace,
     );
     const queries = named(ctx.state).flatMap((s) =>
       namespaces.map((ns) => ({
         s,
-        from: key(running(ctx.state).find((p) => p.namespace === ns)!),
+        from: key(askers(ctx.state).find((p) => p.namespace === ns)!),
         name: `${s.name}.${s.namespace}.svc.${ctx.state.domain}`,
       })),
     );
@@ -124,7 +151,7 @@ export const dnsPodNetwork: Check = {
       problems.push(`DNS pod ${dns.pod} is ${pod ? pod.state : 'missing'}`);
     else if (!node || !contains(parseCidr(node.podCIDR), parseIp(pod.ip)!))
       problems.push(`DNS pod IP ${pod.ip} is outside node ${dns.node}'s pod range`);
-    const client = running(ctx.state).find((p) => p.namespace !== dnsService.namespace);
+    const client = askers(ctx.state).find((p) => p.namespace !== dnsService.namespace);
     if (client) {
       const name = `${dnsService.name}.${dnsService.namespace}.svc.${ctx.state.domain}`;
       const [r] = await ctx.probes.resolve([{ from: key(client), name }]);
@@ -196,15 +223,16 @@ async function resolveAndJudge(
   queries: DnsQuery[],
   nothingToAsk: string,
 ): Promise<CheckOutcome> {
-  if (queries.length === 0) return skip(expected, nothingToAsk);
+  const note = deniedNote(ctx.state);
+  if (queries.length === 0) return skip(expected, `${nothingToAsk}${note}`);
   const answers = await ctx.probes.resolve(queries.map((q) => ({ from: q.from, name: q.name })));
   const wrong = wrongAnswers(queries, answers);
   return wrong.length
     ? fail(
         expected,
-        wrong.join('\n'),
+        `${wrong.join('\n')}${note}`,
         [],
         `see what the resolver tries: lab dns NAME --from ${queries[0]!.from}`,
       )
-    : pass(expected, `${count(queries.length, 'lookup')} answered as expected`);
+    : pass(expected, `${count(queries.length, 'lookup')} answered as expected${note}`);
 }

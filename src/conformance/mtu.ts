@@ -1,6 +1,17 @@
 import type { LabState } from '../state/observe.js';
 import { sandboxOf } from '../state/targets.js';
-import { type Check, fail, key, type PodState, pass, running, skip } from './check.js';
+import {
+  type Check,
+  fail,
+  key,
+  noting,
+  type PodState,
+  pass,
+  policyDenies,
+  policyNote,
+  running,
+  skip,
+} from './check.js';
 import type { Coverage } from './coverage.js';
 import type { PingResult } from './probes.js';
 
@@ -78,9 +89,18 @@ export const podMtu: Check = {
   rule: "a pod's MTU fits the path: a don't-fragment packet of its MTU reaches a pod on another node from every node (on every other node with --exhaustive), and one byte more does not leave the pod",
   async run(ctx) {
     const mtu = plannedPodMtu(ctx.state);
-    const { pairs, coverage } = mtuPairs(ctx.state, ctx.exhaustive);
+    const { pairs: all, coverage } = mtuPairs(ctx.state, ctx.exhaustive);
+    // Pings the lab's NetworkPolicies deny (ICMP passes only rules without ports) are left out.
+    const pairs = all.filter((p) => !policyDenies(ctx.state, key(p.from), key(p.to), 0, 'ICMP'));
+    const left = all.length - pairs.length;
     const expected = `from a pod on each node to a pod on ${ctx.exhaustive ? 'every other node' : 'the next node in turn'}: ${mtu} bytes with don't-fragment arrive, ${mtu + 1} do not leave the pod`;
-    if (pairs.length === 0) return skip(expected, 'needs running pods on two nodes');
+    if (pairs.length === 0)
+      return skip(
+        expected,
+        left
+          ? 'every pair it would ping is denied by the lab’s NetworkPolicies'
+          : 'needs running pods on two nodes',
+      );
     const ask = (size: number) =>
       ctx.probes.ping(pairs.map((p) => ({ from: key(p.from), ip: p.to.ip, size })));
     // One byte over, once per sending pod, to its own gateway.
@@ -102,14 +122,14 @@ export const podMtu: Check = {
     const sampled = `${coverage.probed} of ${coverage.possible} ordered node pairs`;
     if (problems.length === 0)
       return {
-        ...pass(expected, `${sampled}: ${mtu} bytes arrive, ${mtu + 1} stay in the pod`),
+        ...noting(pass(expected, `${sampled}: ${mtu} bytes arrive, ${mtu + 1} stay in the pod`), left),
         coverage,
       };
     const bad = pairs.find((_, i) => fits[i]!.code !== 0 || !/too long/i.test(over[i]!.output)) ?? pairs[0]!;
     return {
       ...fail(
         expected,
-        `${problems.join('\n')}\n(${sampled})`,
+        `${problems.join('\n')}\n(${sampled}${policyNote(left)})`,
         [await hopMtus(ctx, bad.from, bad.to), await largest(ctx, bad.from, bad.to, mtu)],
         "compare the MTUs on the way: a pod's must leave room for the tunnel (lab exec NODE -- ip link)",
       ),

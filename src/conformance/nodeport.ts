@@ -1,5 +1,5 @@
 import type { LabState } from '../state/observe.js';
-import { type Check, type CheckContext, fail, pass, skip } from './check.js';
+import { type Check, type CheckContext, fail, isolatedService, noting, pass, skip } from './check.js';
 import { type HttpResult, parseEcho, patience } from './probes.js';
 import { proxied } from './services.js';
 
@@ -35,8 +35,16 @@ export const nodeportExternal: Check = {
   async run(ctx) {
     const expected =
       'each NodePort with endpoints answers on every node IP from outside the cluster, from one of its pods';
-    const targets = nodePortTargets(ctx.state);
-    if (targets.length === 0) return skip(expected, 'no NodePort Service with endpoints');
+    const all = nodePortTargets(ctx.state);
+    const targets = all.filter((t) => !isolatedService(ctx.state, t.svc));
+    const left = all.length - targets.length;
+    if (targets.length === 0)
+      return skip(
+        expected,
+        left
+          ? 'every NodePort Service has endpoints NetworkPolicies isolate'
+          : 'no NodePort Service with endpoints',
+      );
     const endpoints = new Map(proxied(ctx.state).map((s) => [s.key, new Set(s.endpoints.map((e) => e.ip))]));
     const results = await fetchTwice(ctx.outside, targets);
     const failures: string[] = [];
@@ -62,7 +70,7 @@ export const nodeportExternal: Check = {
     const seen = peers.size
       ? `; the pods saw the client as ${[...peers].sort().join(', ')} (addresses of the nodes that took the connections: external traffic is SNATed, as with externalTrafficPolicy: Cluster)`
       : '';
-    return pass(expected, `${targets.length} of ${targets.length} node ports answered${seen}`);
+    return noting(pass(expected, `${targets.length} of ${targets.length} node ports answered${seen}`), left);
   },
 };
 
@@ -82,8 +90,16 @@ export const hostPort: Check = {
   rule: 'a Service port published with hostPort answers on the engine host at hostIP:hostPort, from a pod of the Service',
   async run(ctx) {
     const expected = 'each published host port answers on the engine host, from one of its Service’s pods';
-    const targets = hostPortTargets(ctx.state);
-    if (targets.length === 0) return skip(expected, 'no Service port is published with hostPort (TCP)');
+    const all = hostPortTargets(ctx.state);
+    const targets = all.filter((t) => !isolatedService(ctx.state, t.svc));
+    const left = all.length - targets.length;
+    if (targets.length === 0)
+      return skip(
+        expected,
+        left
+          ? 'every published Service has endpoints NetworkPolicies isolate'
+          : 'no Service port is published with hostPort (TCP)',
+      );
     const endpoints = new Map(ctx.state.services.map((s) => [s.key, new Set(s.endpoints.map((e) => e.ip))]));
     const results = await fetchTwice(ctx.engineHost, targets);
     const failures: string[] = [];
@@ -103,9 +119,12 @@ export const hostPort: Check = {
           [],
           `look at the publisher: docker port podlab-${ctx.state.name}_publish, and lab exec ${ctx.state.nodes[0]?.name ?? 'NODE'} -- iptables -t nat -S KUBE-SERVICES`,
         )
-      : pass(
-          expected,
-          `${targets.length} of ${targets.length} host ports answered from a pod: ${targets.map((t) => t.where).join(', ')}`,
+      : noting(
+          pass(
+            expected,
+            `${targets.length} of ${targets.length} host ports answered from a pod: ${targets.map((t) => t.where).join(', ')}`,
+          ),
+          left,
         );
   },
 };

@@ -1,6 +1,18 @@
 import { dnsService } from '../plan/services.js';
 import type { LabState } from '../state/observe.js';
-import { type Check, fail, key, type PodState, pass, running, skip, uncertain } from './check.js';
+import { count } from '../text.js';
+import {
+  type Check,
+  fail,
+  key,
+  noting,
+  type PodState,
+  pass,
+  policyDenies,
+  running,
+  skip,
+  uncertain,
+} from './check.js';
 import { type HttpResult, parseEcho } from './probes.js';
 
 /** Connections per endpoint that pod-to-service makes to each Service, and again if one was missed. */
@@ -89,16 +101,23 @@ export const podToService: Check = {
     const expected =
       'repeated connections to each ClusterIP reach every endpoint, which sees the client pod IP';
     const probes: ServiceProbe[] = [];
+    let left = 0;
     for (const s of proxied(ctx.state)) {
       const port = s.ports.find((p) => p.protocol === 'TCP' && p.endpoints.length > 0);
       if (!port) continue;
       const endpoints = new Set(port.endpoints.map((e) => e.pod));
+      // A client the lab's NetworkPolicies let reach every endpoint (after the DNAT: its IP and target port).
+      const allowed = (p: PodState) =>
+        !port.endpoints.some((e) => policyDenies(ctx.state, key(p), e.ip, e.port, 'TCP'));
+      const candidates = running(ctx.state).filter(
+        (p) => !endpoints.has(key(p)) && p.namespace !== dnsService.namespace,
+      );
       const client =
-        running(ctx.state).find(
-          (p) =>
-            p.namespace === s.namespace && !endpoints.has(key(p)) && p.namespace !== dnsService.namespace,
-        ) ?? running(ctx.state).find((p) => !endpoints.has(key(p)) && p.namespace !== dnsService.namespace);
-      if (!client) continue;
+        candidates.find((p) => p.namespace === s.namespace && allowed(p)) ?? candidates.find(allowed);
+      if (!client) {
+        if (candidates.length) left++;
+        continue;
+      }
       for (let i = 0; i < port.endpoints.length * firstRound; i++) {
         probes.push({
           svc: s.key,
@@ -109,7 +128,13 @@ export const podToService: Check = {
         });
       }
     }
-    if (probes.length === 0) return skip(expected, 'no TCP Service with endpoints and a client pod');
+    if (probes.length === 0)
+      return skip(
+        expected,
+        left
+          ? `the lab's NetworkPolicies let no client pod reach every endpoint of ${count(left, 'Service')}`
+          : 'no TCP Service with endpoints and a client pod',
+      );
     const results = await ctx.probes.http(probes.map((p) => ({ from: key(p.from), url: p.url })));
     // kube-proxy picks endpoints at random: with 8 connections per endpoint, a Service of 9 endpoints
     // misses one about once in 300 runs. A Service that missed one gets a second round, 16 per endpoint,
@@ -128,8 +153,9 @@ export const podToService: Check = {
       probes.push(...again);
     }
     const { problems, evidence, doubts } = judgeServices(probes, results);
-    if (problems.length === 0 && doubts.length === 0) return pass(expected, evidence.join('\n'), evidence);
-    if (problems.length === 0) return uncertain(expected, doubts.join('\n'), evidence);
+    if (problems.length === 0 && doubts.length === 0)
+      return noting(pass(expected, evidence.join('\n'), evidence), left);
+    if (problems.length === 0) return noting(uncertain(expected, doubts.join('\n'), evidence), left);
     const node = probes[0]!.from.node;
     evidence.push(
       `kube-proxy rules on node ${node} (iptables -t nat -S):\n${(

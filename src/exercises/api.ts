@@ -1,12 +1,14 @@
 import { ProcessOutput, quote, $ as zx$ } from 'zx';
 import { agent, agentSteps } from '../agent/agent.js';
-import type { Topology } from '../config/types.js';
+import { nodeHooks } from '../apply/actions.js';
+import type { NetworkPolicyConfig, Topology } from '../config/types.js';
 import type { CheckResult } from '../conformance/checks.js';
 import { Label } from '../labels.js';
 import { cidrProblem, overlaps, parseCidr } from '../net/ipv4.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import { cniConfigPath } from '../plan/names.js';
 import { planLab } from '../plan/plan.js';
+import { policyKey } from '../plan/policy.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
@@ -59,11 +61,21 @@ export interface ExerciseLab {
   /** Calls the CNI plugin for every pod of a node again: DEL, or ADD with each pod's planned IP. */
   cni(node: string, command: 'ADD' | 'DEL'): Promise<void>;
   /**
+   * The lab's NetworkPolicies, changed as `lab policy apply` and `delete` change them (recorded, so
+   * that status, test and the learner's `lab policy ls` agree).
+   */
+  policies: {
+    list(): Promise<NetworkPolicyConfig[]>;
+    /** Adds these, replacing those of the same namespace/name. */
+    apply(policies: NetworkPolicyConfig[]): Promise<void>;
+    delete(keys: string[]): Promise<void>;
+  };
+  /**
    * Re-applies the planned state of these objects, and of nothing else: `routes:NODE` (the node's
    * routes to pod ranges; others in the pod range removed), `overlay:NODE` (its VXLAN device's MTU,
    * neighbour and FDB entries), `rules:NODE` (kube-proxy's rules),
    * `cni:NODE` (the CNI config, its pods wired in again, no masquerade left), `resolv:NS/POD` (the
-   * pod's resolver).
+   * pod's resolver), `policy:NS/NAME` (a policy the exercise added: deleted).
    */
   restore(objects: string[]): Promise<void>;
   assert: Assertions;
@@ -85,6 +97,8 @@ export interface ExerciseLabDeps {
   /** The CNI config template, so that a replanned node config is complete. */
   cniTemplate: Record<string, unknown>;
   conformance(ids: string[]): Promise<CheckResult[]>;
+  /** Changes the lab's NetworkPolicies in place (the commands give it; without it, policies cannot change). */
+  changePolicies?(edit: (current: NetworkPolicyConfig[]) => NetworkPolicyConfig[]): Promise<void>;
 }
 
 export function exerciseLab({
@@ -93,7 +107,13 @@ export function exerciseLab({
   state,
   cniTemplate,
   conformance,
+  changePolicies,
 }: ExerciseLabDeps): ExerciseLab {
+  const editPolicies = async (edit: (current: NetworkPolicyConfig[]) => NetworkPolicyConfig[]) => {
+    if (!changePolicies)
+      throw new ExerciseFailure('this exercise changes NetworkPolicies: run it with lab exercise');
+    await changePolicies(edit);
+  };
   const nodeImage = state.network?.labels[Label.image] ?? '';
   const plan = planLab(topology, { nodeSubnet: state.nodeSubnet, nodeImage, cniTemplate });
   const shell =
@@ -163,8 +183,22 @@ export function exerciseLab({
       const failed = out.split('\n').filter((l) => l.includes('"error"'));
       if (failed.length) throw new ExerciseFailure(`CNI ${command} failed on ${node}: ${failed.join('; ')}`);
     },
+    policies: {
+      list: async () => {
+        const now = await lab.status();
+        return now.recorded?.ok ? now.recorded.topology.networkPolicies : [];
+      },
+      apply: (policies) =>
+        editPolicies((current) => [
+          ...current.filter((p) => !policies.some((n) => policyKey(n) === policyKey(p))),
+          ...policies,
+        ]),
+      delete: (keys) => editPolicies((current) => current.filter((p) => !keys.includes(policyKey(p)))),
+    },
     async restore(objects) {
-      for (const object of objects) {
+      const gone = objects.filter((o) => o.startsWith('policy:')).map((o) => o.slice('policy:'.length));
+      if (gone.length) await lab.policies.delete(gone);
+      for (const object of objects.filter((o) => !o.startsWith('policy:'))) {
         const [kind, what = ''] = object.split(/:(.*)/s);
         if (kind === 'routes') {
           const node = plan.nodes.find((n) => n.name === what);
@@ -197,7 +231,18 @@ export function exerciseLab({
             { verb: 'bridge-batch', input: overlay.fdb.join('\n') },
           ]);
         } else if (kind === 'rules') {
-          await lab.loadServiceRules(plan.serviceRules, [what]);
+          // kube-proxy's rules and the node's NetworkPolicy rules, as configure loads them.
+          const node = plan.nodes.find((n) => n.name === what);
+          if (!node) throw new ExerciseFailure(`restore ${object}: no node ${what}`);
+          await agent(
+            runtime,
+            { name: what, container: nodeContainer(what) },
+            ['iptables'],
+            plan.serviceRules + node.policyRules,
+            {
+              PODLAB_HOOKS: nodeHooks.join('\n'),
+            },
+          );
         } else if (kind === 'cni') {
           const node = plan.nodes.find((n) => n.name === what);
           if (!node) throw new ExerciseFailure(`restore ${object}: no node ${what}`);

@@ -7,6 +7,18 @@ import type { ExerciseLab } from './api.js';
 export type ExecStep = [target: string, ...command: string[]];
 
 /**
+ * A `lab` command of a solution (`lab policy apply FILE`, say), with the file it needs: written
+ * first, then `lab ARGS --lab NAME` (`file.name` among the args is that file).
+ */
+export interface LabStep {
+  lab: string[];
+  file?: { name: string; text: string };
+}
+
+/** One step of an intended fix: a command inside the lab, or a `lab` command. */
+export type SolutionStep = ExecStep | LabStep;
+
+/**
  * A classroom exercise: something broken on purpose (`setup`), a way to tell that it is fixed
  * (`check`), hints in the order a learner should get them, and the intended fix.
  */
@@ -30,7 +42,7 @@ export interface Exercise {
   /** Restores what `setup` broke; by default podlab restores what `touches` names (else the whole lab). */
   reset?(lab: ExerciseLab): Promise<void>;
   /** The intended fix as `lab exec` steps, for teachers and for podlab's own tests. */
-  solution?(lab: ExerciseLab): ExecStep[] | Promise<ExecStep[]>;
+  solution?(lab: ExerciseLab): SolutionStep[] | Promise<SolutionStep[]>;
 }
 
 /** An exercise and the file it came from. */

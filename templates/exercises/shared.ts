@@ -1,6 +1,6 @@
 // Helpers the shipped exercises share: which Service, pod and nodes of the lab they break.
 
-import type { ServiceConfig } from '../../src/config/types.js';
+import type { NetworkPolicyConfig, ServiceConfig } from '../../src/config/types.js';
 import type { ExerciseLab } from '../../src/exercises/api.js';
 import type { LabPlan, ServicePlan } from '../../src/plan/types.js';
 
@@ -85,4 +85,13 @@ export function podMtuScript(mtu: number): string {
     `  nsenter -t "\${p%/environ}" -n ip link set eth0 mtu ${mtu}`,
     'done',
   ].join('\n');
+}
+
+/** A NetworkPolicy manifest as a learner writes it (apiVersion and kind included). */
+export function policy(
+  namespace: string,
+  name: string,
+  spec: NetworkPolicyConfig['spec'],
+): NetworkPolicyConfig {
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec };
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { cniTemplate } from '../../src/apply/prepare.js';
 import { systemClock } from '../../src/clock.js';
@@ -37,8 +40,17 @@ export async function exerciseRoundTrip(
     cniTemplate: await cniTemplate(),
     conformance: (ids) => conformance({ runtime, host: localHost(), clock: systemClock }, name, ids),
   });
-  for (const step of await exercise.solution!(api))
-    await labOk(t, ['exec', '--lab', name, ...step.slice(0, 1), '--', ...step.slice(1)]);
+  const dir = mkdtempSync(join(tmpdir(), 'podlab-solution-'));
+  for (const step of await exercise.solution!(api)) {
+    if (Array.isArray(step)) {
+      await labOk(t, ['exec', '--lab', name, ...step.slice(0, 1), '--', ...step.slice(1)]);
+      continue;
+    }
+    // A lab command with its file, as the learner would write it.
+    const file = step.file ? join(dir, step.file.name) : undefined;
+    if (step.file) writeFileSync(file!, step.file.text);
+    await labOk(t, [...step.lab.map((a) => (a === step.file?.name ? file! : a)), '--lab', name]);
+  }
 
   const after = await lab(['exercise', 'check', id, '-f', file]);
   t.is(after.code, 0, after.stdout);
