@@ -65,7 +65,7 @@ export const networkPolicy: Check = {
     if (again.length) {
       const slowest = Math.max(0, ...first.filter(reached).map((r) => r.ms));
       const second = await probe(again, patience(slowest));
-      again.forEach((r, i) => results.set(r, second[i]!));
+      for (const [i, r] of again.entries()) results.set(r, second[i]!);
     }
     const unknown: string[] = [];
     for (const r of rows) {
