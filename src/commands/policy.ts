@@ -85,6 +85,9 @@ export async function changePolicies(
   }
 }
 
+/** `1 NetworkPolicy`, `2 NetworkPolicies`. */
+const policies = (n: number) => `${n} NetworkPolic${n === 1 ? 'y' : 'ies'}`;
+
 /** `lab policy apply FILE…`: adds the files' policies to the running lab, replacing those of the same namespace/name. */
 export async function apply(
   ctx: CommandContext,

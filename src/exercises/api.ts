@@ -75,7 +75,8 @@ export interface ExerciseLab {
    * routes to pod ranges; others in the pod range removed), `overlay:NODE` (its VXLAN device's MTU,
    * neighbour and FDB entries), `rules:NODE` (kube-proxy's rules),
    * `cni:NODE` (the CNI config, its pods wired in again, no masquerade left), `resolv:NS/POD` (the
-   * pod's resolver), `policy:NS/NAME` (a policy the exercise added: deleted).
+   * pod's resolver), `policy:NS/NAME` (a policy the exercise added: deleted; `policy:*` restores
+   * nothing, it marks an exercise that changes policies, so that two are not started at once).
    */
   restore(objects: string[]): Promise<void>;
   assert: Assertions;

@@ -27,7 +27,7 @@ function written(s: Setting, meant: boolean): NetworkPolicyConfig {
     ? [{ ...namespaceOnly(s.namespace), podSelector: { matchLabels: s.labels } }]
     : [namespaceOnly(s.namespace), { podSelector: { matchLabels: s.labels } }];
   return policy(s.target.namespace, `${s.target.name}-clients`, {
-    podSelector: { matchLabels: s.target.labels },
+    podSelector: Object.keys(s.target.labels).length ? { matchLabels: s.target.labels } : {},
     policyTypes: ['Ingress'],
     ingress: [{ from }],
   });
@@ -74,7 +74,7 @@ const exercise: Exercise = {
   ],
   touches: (lab) => {
     const s = settingOf(lab);
-    return [`policy:${policyKey(written(s, false))}`];
+    return ['policy:*', `policy:${policyKey(written(s, false))}`];
   },
   async setup(lab) {
     await lab.policies.apply([written(settingOf(lab), false)]);

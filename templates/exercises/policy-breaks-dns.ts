@@ -53,7 +53,12 @@ const exercise: Exercise = {
     'lab policy explain NS/POD kube-system/kube-dns-0 53/UDP says what decides a pod’s DNS queries.',
     'Egress rules add up: a second policy in the namespace may allow UDP and TCP port 53 to the pods of kube-system labelled k8s-app=kube-dns (namespaceSelector kubernetes.io/metadata.name: kube-system). Apply it with lab policy apply FILE.',
   ],
-  touches: (lab) => [`policy:${namespaceOf(lab)}/${denyName}`, `policy:${namespaceOf(lab)}/allow-dns`],
+  // Reset deletes the default-deny and a fix under the hints' name; `policy:*`: one policy exercise at a time.
+  touches: (lab) => [
+    'policy:*',
+    `policy:${namespaceOf(lab)}/${denyName}`,
+    `policy:${namespaceOf(lab)}/allow-dns`,
+  ],
   async setup(lab) {
     await lab.policies.apply([denyAll(namespaceOf(lab))]);
   },

@@ -3,7 +3,7 @@ import test from 'ava';
 import { exerciseRoundTrip } from '../helpers/exercise.js';
 import { exampleAs, lab, labOk, ownLabs, status } from '../helpers/lab.js';
 
-// This file's own lab: the example with its eight exercises, named itest-ex, on 172.31.247.0/24.
+// This file's own lab: the example with its ten exercises, named itest-ex, on 172.31.247.0/24.
 const name = 'itest-ex';
 let file: string;
 
@@ -22,9 +22,11 @@ const shipped = [
   'nodeport-missing',
   'search-list',
   'hairpin',
+  'policy-breaks-dns',
+  'policy-and-or',
 ];
 
-test.serial('the example lists its eight exercises', async (t) => {
+test.serial('the example lists its ten exercises', async (t) => {
   const list = JSON.parse((await labOk(t, ['exercise', 'list', '-f', file, '--json'])).stdout) as {
     id: string;
     title: string;
