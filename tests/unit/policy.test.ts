@@ -6,7 +6,6 @@ import {
   judge,
   type PolicyView,
   reloadPolicyRules,
-  renderPolicyRules,
   selects,
 } from '../../src/plan/policy.js';
 import type { LabPlan } from '../../src/plan/types.js';
