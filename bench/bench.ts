@@ -5,6 +5,7 @@
  *   npm run bench                 S, SV, M and L, 3 pairs each; XL, 1 pair; and the cold image build
  *   npm run bench -- --quick      S only, one pair
  *   npm run bench -- --pairs 5 --sizes S,M --no-cold
+ *   npm run bench -- --no-policy  without the NetworkPolicy figures (the 9-pod lab with 5 policies)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { removeLab } from '../src/apply/remove.js';
 import { systemClock } from '../src/clock.js';
 import type { CommandContext } from '../src/commands/context.js';
 import down from '../src/commands/down.js';
+import { apply as policyApply, remove as policyDelete } from '../src/commands/policy.js';
 import up, { type PhaseTimings } from '../src/commands/up.js';
 import { loadTopology } from '../src/config/load.js';
 import { conformance } from '../src/conformance/conformance.js';
@@ -26,6 +28,7 @@ import { bootstrappedBase, ensureNodeImage, nodeImageRef } from '../src/image/no
 import { Label } from '../src/labels.js';
 import { packagePath } from '../src/paths.js';
 import { DockerRuntime } from '../src/runtime/docker-runtime.js';
+import { cases, dnsCase, matrixTopology } from '../tests/helpers/netpol.js';
 import { CountingRuntime, type Counts } from './counting-runtime.js';
 
 /** S: the example; SV: the example on the VXLAN backend (templates/labs/flannel-vxlan.yaml); M, L, XL: generated. */
@@ -41,6 +44,7 @@ const pairs = Number(arg('--pairs') ?? (quick ? 1 : 3));
 /** XL takes minutes a pair on two cores: one pair unless --pairs says otherwise. */
 const pairsOf = (size: Size) => (size === 'XL' && !arg('--pairs') ? 1 : pairs);
 const cold = !quick && !args.includes('--no-cold');
+const policyFigures = !args.includes('--no-policy');
 const dir = packagePath('bench');
 
 const median = (xs: number[]) => {
@@ -335,6 +339,110 @@ function imageFigures(ref: string): { sizeMB: number; copyMs: number } {
   }
 }
 
+/** What NetworkPolicies cost: applying and deleting 5 (execs, time), and lab test with them against without. */
+interface PolicyFigures {
+  nodes: number;
+  pods: number;
+  policies: number;
+  /** Execs the change itself made (lab up's phases; reading the lab first is not counted), median. */
+  applyExecs: number;
+  deleteExecs: number;
+  applyMs: number;
+  deleteMs: number;
+  testWithoutMs: number;
+  testWithMs: number;
+  testRatio: number;
+  testsPassed: boolean;
+}
+
+/**
+ * The netpol lab of the integration tests (Kubernetes' x/y/z × a/b/c on three nodes) with 5 of its
+ * policies: `lab test` without them and with them, alternating, and what applying and deleting them
+ * costs, counted by phase.
+ */
+async function policyRun(n: number): Promise<PolicyFigures> {
+  const name = 'bench-np';
+  const runtime = new CountingRuntime(new DockerRuntime());
+  const ctx = context(runtime);
+  await removeLab(runtime, name);
+  const work = mkdtempSync(join(tmpdir(), 'podlab-bench-np-'));
+  const file = join(work, 'lab.yaml');
+  writeFileSync(file, matrixTopology(name, '172.31.212.0/24', { podCIDR: '10.211.0.0/16', nodes: 3 }));
+  const five = [cases[0]!, cases[3]!, cases[4]!, cases[11]!, dnsCase];
+  const policies = join(work, 'policies.yaml');
+  writeFileSync(policies, five.map((c) => c.manifests).join('\n---\n'));
+  const keys = [
+    ...readFileSync(policies, 'utf8').matchAll(/metadata: \{name: ([\w-]+), namespace: (\w+)\}/g),
+  ].map((m) => `${m[2]}/${m[1]}`);
+  const phased = {
+    actions: (actions: import('../src/apply/actions.js').Action[]) =>
+      actions.map((a) => ({
+        ...a,
+        run: async (c: Parameters<typeof a.run>[0]) => {
+          runtime.phase = 'policy';
+          try {
+            await a.run(c);
+          } finally {
+            runtime.phase = 'other';
+          }
+        },
+      })),
+    timings: () => {},
+  };
+  const execs = async (work: () => Promise<unknown>): Promise<[number, number]> => {
+    const before = runtime.counts.execs.policy ?? 0;
+    const [, ms] = await time(work);
+    return [(runtime.counts.execs.policy ?? 0) - before, ms];
+  };
+  const test = async () => {
+    const [results, ms] = await time(() =>
+      conformance({ runtime, host: localHost(), clock: systemClock }, name),
+    );
+    return { ms, passed: tally(results).failed === 0 };
+  };
+  try {
+    await up(ctx, { file });
+    const runs: {
+      without: number;
+      with: number;
+      apply: [number, number];
+      delete: [number, number];
+      passed: boolean;
+    }[] = [];
+    for (let i = 0; i < n; i++) {
+      console.error(`policies: pair ${i + 1} of ${n}…`);
+      const without = await test();
+      const applied = await execs(() => policyApply(ctx, [policies], { lab: name, instrument: phased }));
+      const withThem = await test();
+      const deleted = await execs(() => policyDelete(ctx, keys, { lab: name, instrument: phased }));
+      runs.push({
+        without: without.ms,
+        with: withThem.ms,
+        apply: applied,
+        delete: deleted,
+        passed: without.passed && withThem.passed,
+      });
+    }
+    const m = (f: (r: (typeof runs)[number]) => number) => median(runs.map(f));
+    return {
+      nodes: 3,
+      pods: 10,
+      policies: keys.length,
+      applyExecs: m((r) => r.apply[0]),
+      deleteExecs: m((r) => r.delete[0]),
+      applyMs: m((r) => r.apply[1]),
+      deleteMs: m((r) => r.delete[1]),
+      testWithoutMs: m((r) => r.without),
+      testWithMs: m((r) => r.with),
+      testRatio: m((r) => r.with) / m((r) => r.without),
+      testsPassed: runs.every((r) => r.passed),
+    };
+  } finally {
+    await down(ctx, name, {}).catch(() => removeLab(runtime, name));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   // The kernel's neighbour-table limit decides whether lab test passes at L (see README, "Benchmark").
   const neighbourLimit = Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8'));
@@ -449,6 +557,8 @@ async function main(): Promise<void> {
     helpOverNode: help / nodeStart,
     validateOverNode: validate / nodeStart,
   };
+  const policy = policyFigures ? await policyRun(pairs) : undefined;
+  if (policy) result.policy = policy;
   const coldResult = cold ? await coldStart() : undefined;
   if (coldResult) result.cold = coldResult;
   const image = imageFigures(await nodeImageRef());
@@ -477,6 +587,12 @@ async function main(): Promise<void> {
       ? [
           '',
           `Cold start (node image from nothing, base ${coldResult.base}): ${seconds(coldResult.ms)} s: the base ${seconds(coldResult.baseMs)} s (debootstrap and import), the node image ${seconds(coldResult.buildMs)} s`,
+        ]
+      : []),
+    ...(policy
+      ? [
+          '',
+          `NetworkPolicy (${policy.nodes} nodes, ${policy.pods} pods, ${policy.policies} policies): applying them ${seconds(policy.applyMs)} s, ${policy.applyExecs} execs (${(policy.applyExecs / policy.nodes).toFixed(1)} per node); deleting them ${seconds(policy.deleteMs)} s, ${policy.deleteExecs} execs; lab test ${seconds(policy.testWithoutMs)} s without, ${seconds(policy.testWithMs)} s with them (${policy.testRatio.toFixed(2)}×)${policy.testsPassed ? '' : ' (a check failed)'}`,
         ]
       : []),
     ...(perContainer.L !== undefined && perContainer.S !== undefined

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Lab } from '../api/lab.js';
+import type { UpRun } from '../apply/up.js';
 import { recordTopology } from '../config/canonical.js';
 import { parseTopology } from '../config/load.js';
 import type {
@@ -30,6 +31,8 @@ import { table } from './status.js';
 interface Target {
   lab?: string;
   file?: string;
+  /** For the benchmark: wraps the change's actions (to attribute engine calls to them). */
+  instrument?: UpRun['instrument'];
 }
 
 /** The running lab a policy command works on, with its recorded topology and plan. */
@@ -64,6 +67,7 @@ export async function changePolicies(
   ctx: CommandContext,
   topology: Topology,
   policies: NetworkPolicyConfig[],
+  instrument?: Target['instrument'],
 ): Promise<void> {
   const next = parseTopology(
     recordTopology({ ...topology, networkPolicies: policies }),
@@ -76,7 +80,7 @@ export async function changePolicies(
   try {
     await Lab.upTopology(
       next,
-      { io: ctx.io, signal: abort.signal },
+      { io: ctx.io, signal: abort.signal, ...(instrument ? { instrument } : {}) },
       { runtime: ctx.runtime(), host: ctx.host, clock: ctx.clock },
     );
   } finally {
@@ -103,7 +107,7 @@ export async function apply(
     const k = policyKey(p);
     return `${!was.has(k) ? 'created' : was.get(k) === JSON.stringify(p) ? 'unchanged' : 'configured'}: networkpolicy ${k}`;
   });
-  if (!options.dryRun) await changePolicies(ctx, topology, [...kept, ...incoming]);
+  if (!options.dryRun) await changePolicies(ctx, topology, [...kept, ...incoming], options.instrument);
   ctx.io.out(lines.map((l) => `${l}${options.dryRun ? ' (dry run)' : ''}`).join('\n'));
   if (!options.dryRun)
     ctx.io.out(
@@ -127,6 +131,7 @@ export async function remove(ctx: CommandContext, keys: string[], options: Targe
     ctx,
     topology,
     topology.networkPolicies.filter((p) => !wanted.includes(policyKey(p))),
+    options.instrument,
   );
   ctx.io.out(wanted.map((k) => `deleted: networkpolicy ${k}`).join('\n'));
   return ExitCode.ok;

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { parseTopology } from '../../src/config/load.js';
+import { truthTables } from '../../src/conformance/network-policy.js';
 import { ConfigError } from '../../src/errors.js';
 import {
   describeVerdict,
@@ -261,4 +262,37 @@ test('a topology without policies keeps its hash; policies are part of it', (t) 
   );
   t.is(plain.topologyHash, empty.topologyHash);
   t.not(planWith(cases[0]!.manifests).topologyHash, plain.topologyHash);
+});
+
+test('the truth table marks each cell, and the differences', (t) => {
+  const row = (
+    from: string,
+    to: string,
+    expected: 'allowed' | 'denied',
+    seen: 'allowed' | 'denied' | 'unknown',
+  ) => ({
+    from,
+    to,
+    port: 80,
+    protocol: 'TCP' as const,
+    expected,
+    seen,
+    why: '',
+  });
+  const text = truthTables(
+    [
+      row('x/a', 'x/b', 'allowed', 'allowed'),
+      row('x/b', 'x/a', 'denied', 'allowed'),
+      row('y/a', 'x/a', 'allowed', 'denied'),
+      row('y/a', 'x/b', 'denied', 'denied'),
+    ],
+    [{ key: 'x/a' }, { key: 'x/b' }, { key: 'y/a' }],
+  );
+  t.deepEqual(text.split('\n').slice(0, 4), [
+    '80/TCP x/a x/b',
+    'x/a      -   .',
+    'x/b     !.   -',
+    'y/a     !X   X',
+  ]);
+  t.regex(text, /!\. got through though denied, !X dropped though allowed/);
 });
