@@ -42,6 +42,11 @@ export function statusJson(state: LabState) {
       })),
       endpoints: s.endpoints.map(({ pod, ip, node, ready }) => ({ pod, ip, node, ready })),
     })),
+    networkPolicies: (state.plan?.policy.policies ?? []).map((p) => ({
+      namespace: p.metadata.namespace,
+      name: p.metadata.name,
+      policyTypes: p.spec.policyTypes,
+    })),
     dns: state.dns
       ? {
           clusterIP: state.dns.clusterIP,
@@ -65,6 +70,7 @@ export function notUpJson(name: string, problem: string) {
     nodes: [],
     pods: [],
     services: [],
+    networkPolicies: [],
     dns: null,
   };
 }

@@ -58,6 +58,12 @@ export function renderStatus(state: LabState): string {
       ),
     );
   }
+  const policies = state.plan?.policy.policies ?? [];
+  if (policies.length)
+    lines.push(
+      '',
+      `NetworkPolicies: ${policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')} (lab policy ls ${state.name})`,
+    );
   if (state.dns) {
     lines.push(
       '',

@@ -185,6 +185,16 @@ function expandPolicyFiles(
       }
       if (d.contents === null) return;
       const docAt = at(d.contents.range[0]);
+      if (nodeDepth(d.contents, 0) > limits.maxDepth) {
+        issues.push(
+          issue(
+            ['networkPolicies', index],
+            `${item}: nesting is deeper than ${limits.maxDepth} levels`,
+            docAt,
+          ),
+        );
+        return;
+      }
       let value: unknown;
       try {
         value = d.toJS({ maxAliasCount: limits.maxAliases });
