@@ -296,3 +296,10 @@ test('the truth table marks each cell, and the differences', (t) => {
   ]);
   t.regex(text, /!\. got through though denied, !X dropped though allowed/);
 });
+
+test('a hostile policy file (an alias bomb) is refused like a hostile topology', (t) => {
+  const dir = `${process.cwd()}/tests/fixtures/config/policies`;
+  const topo = `${matrixTopology('np', '172.31.78.0/24')}networkPolicies: [policies/bomb.yaml]\n`;
+  const error = t.throws(() => parseTopology(topo, `${dir}/../lab.yaml`), { instanceOf: ConfigError });
+  t.regex(error!.message, /bomb\.yaml: .*alias/i);
+});
