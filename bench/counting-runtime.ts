@@ -68,4 +68,10 @@ export class CountingRuntime implements Runtime {
   importImage(tar: NodeJS.ReadableStream, ref: string) {
     return this.count(this.inner.importImage(tar, ref));
   }
+  saveImage(ref: string) {
+    return this.count(this.inner.saveImage(ref));
+  }
+  loadImage(tar: NodeJS.ReadableStream) {
+    return this.count(this.inner.loadImage(tar));
+  }
 }

@@ -50,6 +50,10 @@ export function buildProgram(ctx: () => Promise<CommandContext>, setExit: (code:
     .option('--force', 'stop a running lab up of the lab (it rolls back) instead of waiting for it')
     .option('--ignore-not-found', 'exit 0 when the lab does not exist')
     .option('--yes', 'with --all: remove every lab without asking')
+    .option(
+      '--engine <host...>',
+      'also look on these engines (unix://, tcp:// or ssh://): a lab across engines whose record is gone',
+    )
     .action(run(() => import('./commands/down.js')));
   program
     .command('status')

@@ -23,6 +23,10 @@ export const Label = {
   generation: 'io.podlab.generation',
   /** On the publisher: the ports it publishes (plan/publish.ts), as JSON. */
   published: 'io.podlab.published',
+  /** On a container of a lab that spans engines: the engine (its name in the topology) it runs on. */
+  engine: 'io.podlab.engine',
+  /** On every object of a lab that spans engines: its engines (name, host), as JSON, so any command finds them all. */
+  engines: 'io.podlab.engines',
 } as const;
 
 /**

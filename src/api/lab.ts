@@ -14,7 +14,7 @@ import { preflight } from '../host/doctor.js';
 import { type Host, localHost } from '../host/host.js';
 import type { Io } from '../io.js';
 import type { LabPlan } from '../plan/types.js';
-import { DockerRuntime } from '../runtime/docker-runtime.js';
+import { defaultRuntime } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { observeLab } from '../state/observe.js';
 import { labContainersOf, resolveTarget } from '../state/targets.js';
@@ -84,7 +84,7 @@ function parseReport(text: string) {
 
 function defaults(deps: Partial<LabDeps> = {}): LabDeps {
   return {
-    runtime: deps.runtime ?? new DockerRuntime(),
+    runtime: deps.runtime ?? defaultRuntime(),
     host: deps.host ?? localHost(),
     clock: deps.clock ?? systemClock,
   };

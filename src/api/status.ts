@@ -8,12 +8,13 @@ export function statusJson(state: LabState) {
     nodeSubnet: state.nodeSubnet,
     healthy: state.problems.length === 0,
     problems: state.problems,
-    nodes: state.nodes.map(({ name, ip, podCIDR, container, state: s }) => ({
+    nodes: state.nodes.map(({ name, ip, podCIDR, container, state: s, engine }) => ({
       name,
       ip,
       podCIDR,
       container,
       state: s,
+      ...(engine ? { engine } : {}),
     })),
     pods: state.pods.map(({ namespace, name, node, ip, labels, containers, containerStates, state: s }) => ({
       namespace,

@@ -23,6 +23,7 @@ import { refuseTakenHostPorts } from './host-ports.js';
 import { planChange, planFor } from './prepare.js';
 import { removeLab } from './remove.js';
 import { applyPlan, type PhaseTimings } from './run.js';
+import { prepareEngines } from './swarm.js';
 
 /** What `upLab` works with, all injected. */
 export interface UpDeps {
@@ -82,6 +83,7 @@ const settleMs = 30_000;
  */
 export async function upLab(deps: UpDeps, topology: Topology, run: UpRun = {}): Promise<UpOutcome> {
   const { runtime, host, io } = deps;
+  await prepareEngines(runtime, topology);
   const existing = await observeLab(runtime, topology.name);
   let plan = await planFor(topology, host, runtime);
   const decision = decideExisting(existing, plan);

@@ -1,12 +1,13 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../clock.js';
+import { usedEngines } from '../config/engines.js';
 import { type LoadedTopology, loadTopology } from '../config/load.js';
 import { formatIssue, LabStateError } from '../errors.js';
 import { type Host, localHost } from '../host/host.js';
 import { type Io, processIo } from '../io.js';
 import { packagePath } from '../paths.js';
-import { DockerRuntime } from '../runtime/docker-runtime.js';
+import { defaultRuntime } from '../runtime/docker-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { labOwners } from '../state/observe.js';
 
@@ -29,7 +30,7 @@ export function defaultContext(): CommandContext {
   let runtime: Runtime | undefined;
   return {
     io: processIo(),
-    runtime: () => (runtime ??= new DockerRuntime()),
+    runtime: () => (runtime ??= defaultRuntime()),
     host: localHost(),
     clock: systemClock,
     cwd: process.cwd(),
@@ -68,7 +69,13 @@ export async function labName(
 ): Promise<string> {
   if (options.name) return options.name;
   const file = await topologyFile(ctx, options.file);
-  if (options.file || file !== exampleFile) return (await loadTopology(file)).topology.name;
+  if (options.file || file !== exampleFile) {
+    const { topology } = await loadTopology(file);
+    // A lab across engines: its file says where they are (its objects say so too, once found).
+    const engines = usedEngines(topology);
+    if (engines.length) ctx.runtime().useEngines?.(engines, topology.name);
+    return topology.name;
+  }
   // Only the caller's labs (and those made before podlab recorded who made them): on a shared
   // teaching machine a bare command never picks another student's lab.
   const me = ctx.host.owner();

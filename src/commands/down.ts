@@ -15,6 +15,8 @@ export interface DownOptions {
   ignoreNotFound?: boolean;
   /** With --all: remove without asking. */
   yes?: boolean;
+  /** More engines to look on (a lab across engines whose records are gone), as unix://, tcp:// or ssh:// addresses. */
+  engine?: string[];
 }
 
 /**
@@ -61,6 +63,15 @@ export default async function down(
   const labs = options.all
     ? await confirmAll(ctx, options.yes === true)
     : [await labName(ctx, { ...options, ...(name ? { name } : {}) })];
+  if (options.engine?.length) {
+    if (!runtime.useEngines)
+      throw new UsageError('--engine needs the CLI runtime, which reaches several engines');
+    for (const lab of labs)
+      runtime.useEngines(
+        options.engine.map((host, i) => ({ name: `engine-${i + 1}`, host })),
+        lab,
+      );
+  }
   const locks: Lock[] = [];
   try {
     for (const lab of labs) locks.push(await lockFor(ctx, lab, options.force === true));

@@ -15,10 +15,15 @@ export function renderStatus(state: LabState): string {
   ];
   lines.push(
     '',
-    ...table(
-      ['NODE', 'IP', 'POD CIDR', 'STATE'],
-      state.nodes.map((n) => [n.name, n.ip, n.podCIDR, n.state]),
-    ),
+    ...(state.nodes.some((n) => n.engine)
+      ? table(
+          ['NODE', 'ENGINE', 'IP', 'POD CIDR', 'STATE'],
+          state.nodes.map((n) => [n.name, n.engine ?? '-', n.ip, n.podCIDR, n.state]),
+        )
+      : table(
+          ['NODE', 'IP', 'POD CIDR', 'STATE'],
+          state.nodes.map((n) => [n.name, n.ip, n.podCIDR, n.state]),
+        )),
   );
   lines.push(
     '',

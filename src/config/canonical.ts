@@ -37,6 +37,7 @@ export const addedFields: AddedField[] = [
   { path: ['cni', 'backend'], default: 'host-gw', since: 'podlab 0.3' },
   { path: ['namespaces'], default: [], since: 'podlab 0.4' },
   { path: ['networkPolicies'], default: [], since: 'podlab 0.4' },
+  { path: ['engines'], default: [], since: 'podlab 0.4' },
 ];
 
 /** JSON with the keys of every object sorted: the same value always gives the same text. */

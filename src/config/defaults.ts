@@ -36,6 +36,7 @@ export function withDefaults(raw: RawTopology, file: string): Topology {
           : {}),
     },
     dns: { clusterIP: raw.dns?.clusterIP ?? defaults.dnsClusterIP, upstream: raw.dns?.upstream ?? [] },
+    engines: (raw.engines ?? []).map((e) => ({ ...e })),
     nodes: raw.nodes.map((n) => ({ ...n })),
     pods: (raw.pods ?? []).map((p) => ({
       ...p,

@@ -168,6 +168,29 @@ export const topologySchema = {
         },
       },
     },
+    engines: {
+      type: 'array',
+      description:
+        'Docker engines the lab spans, joined in one Docker Swarm (absent: one engine, found as the docker CLI finds it).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: dnsLabel,
+          host: {
+            type: 'string',
+            minLength: 1,
+            description: 'unix://, tcp:// or ssh:// (absent: the engine the CLI finds by default).',
+          },
+          tls: {
+            type: 'boolean',
+            description: 'With tcp://: TLS with ca.pem, cert.pem and key.pem of certPath.',
+          },
+          certPath: { type: 'string', minLength: 1 },
+        },
+      },
+    },
     nodes: {
       type: 'array',
       minItems: 1,
@@ -178,6 +201,10 @@ export const topologySchema = {
         properties: {
           name: dnsLabel,
           podCIDR: { ...cidr, description: 'Override of this node range; must lie in cluster.podCIDR.' },
+          engine: {
+            ...dnsLabel,
+            description: 'The engine (of engines) the node runs on; default: the first.',
+          },
         },
       },
     },

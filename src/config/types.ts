@@ -5,6 +5,8 @@ export interface Topology {
   cluster: ClusterConfig;
   cni: CniConfig;
   dns: DnsConfig;
+  /** The Docker engines the lab spans (empty: one engine, found as the docker CLI finds it). */
+  engines: EngineConfig[];
   nodes: NodeConfig[];
   pods: PodConfig[];
   services: ServiceConfig[];
@@ -44,6 +46,18 @@ export interface DnsConfig {
 export interface NodeConfig {
   name: string;
   podCIDR?: string;
+  /** The engine (of `engines`) the node runs on; absent: the first. */
+  engine?: string;
+}
+
+/** One Docker engine of a lab that spans several (joined in one Docker Swarm). */
+export interface EngineConfig {
+  name: string;
+  /** unix://, tcp:// or ssh://; absent: the engine the CLI finds by default (DOCKER_HOST, context, socket). */
+  host?: string;
+  /** With tcp://: TLS, with ca.pem, cert.pem and key.pem from certPath. */
+  tls?: boolean;
+  certPath?: string;
 }
 
 /** As in Kubernetes: Always (the containers serve), or OnFailure/Never (the pod runs to completion). */
@@ -177,6 +191,8 @@ export const defaults = {
   vxlan: { vni: 1, port: 8472 },
   /** The MTU of the node network (a Docker bridge network's default). */
   nodeNetworkMtu: 1500,
+  /** The MTU of a Docker Swarm overlay network (the node network of a lab that spans engines). */
+  overlayNetworkMtu: 1450,
   /** What VXLAN adds to a packet: outer IPv4, UDP, VXLAN and Ethernet headers. */
   vxlanOverhead: 50,
 } as const;

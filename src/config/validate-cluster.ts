@@ -1,5 +1,6 @@
 import { cidrProblem, overlaps, parseCidr, parseIp, size } from '../net/ipv4.js';
 import { count } from '../text.js';
+import { nodeNetworkMtu, spansEngines } from './engines.js';
 import type { PathPart } from './path.js';
 import { defaults, type Topology } from './types.js';
 import {
@@ -96,15 +97,21 @@ export function checkCluster(topology: Topology, report: Report): ClusterFacts {
 
   if (topology.cni.backend !== 'vxlan' && topology.cni.vxlan !== undefined)
     report(['cni', 'vxlan'], 'cni.vxlan goes with cni.backend: vxlan (this lab routes with host-gw)');
+  const underlay = nodeNetworkMtu(topology);
   if (topology.cni.backend === 'vxlan' && topology.cni.mtu !== undefined) {
-    const largest = defaults.nodeNetworkMtu - defaults.vxlanOverhead;
+    const largest = underlay - defaults.vxlanOverhead;
     if (topology.cni.mtu > largest)
       report(
         ['cni', 'mtu'],
-        `${topology.cni.mtu} is more than the VXLAN tunnel carries: the node network's MTU ${defaults.nodeNetworkMtu} less ${defaults.vxlanOverhead} for the encapsulation leaves ${largest}; larger packets are dropped (small requests work, large answers stall); use at most ${largest}, or leave cni.mtu out`,
+        `${topology.cni.mtu} is more than the VXLAN tunnel carries: the node network's MTU ${underlay} less ${defaults.vxlanOverhead} for the encapsulation leaves ${largest}; larger packets are dropped (small requests work, large answers stall); use at most ${largest}, or leave cni.mtu out`,
         'warning',
       );
-  }
+  } else if (spansEngines(topology) && topology.cni.mtu !== undefined && topology.cni.mtu > underlay)
+    report(
+      ['cni', 'mtu'],
+      `${topology.cni.mtu} is more than the node network carries: a lab across engines runs on a Swarm overlay of MTU ${underlay}; use at most ${underlay}, or leave cni.mtu out`,
+      'warning',
+    );
 
   const serviceOk = cidrOk.get('cluster.serviceCIDR') === true;
   const service = serviceOk ? parseCidr(cluster.serviceCIDR) : undefined;

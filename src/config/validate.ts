@@ -3,6 +3,7 @@ import { type RawNetworkPolicy, withDefaults } from './defaults.js';
 import { formatPath, type Locate, type PathPart } from './path.js';
 import type { ContainerConfig, PodConfig, ServiceConfig, ServicePortConfig, Topology } from './types.js';
 import { checkCluster } from './validate-cluster.js';
+import { checkEngines } from './validate-engines.js';
 import { checkNodeCapacity, checkNodes } from './validate-nodes.js';
 import { checkPods } from './validate-pods.js';
 import { checkPolicies } from './validate-policies.js';
@@ -15,7 +16,8 @@ export interface RawTopology {
   cluster?: Partial<Topology['cluster']>;
   cni?: Partial<Topology['cni']>;
   dns?: { clusterIP?: string; upstream?: string[] };
-  nodes: { name: string; podCIDR?: string }[];
+  engines?: Topology['engines'];
+  nodes: { name: string; podCIDR?: string; engine?: string }[];
   pods?: (Omit<PodConfig, 'namespace' | 'labels' | 'containers' | 'restartPolicy'> & {
     namespace?: string;
     labels?: Record<string, string>;
@@ -59,6 +61,7 @@ export function validateTopology(
   const topology = withDefaults(raw, file);
   const cluster = checkCluster(topology, report);
   const nodes = checkNodes(topology, report, cluster);
+  checkEngines(topology, report);
   const instances = checkPods(topology, report, nodes);
   checkNodeCapacity(topology, report, nodes, instances);
   checkServices(topology, report, cluster, instances);

@@ -32,8 +32,8 @@ export function vxlanOf(topology: Topology): { vni: number; port: number } | und
   return topology.cni.backend === 'vxlan' ? (topology.cni.vxlan ?? defaults.vxlan) : undefined;
 }
 
-/** The MTU a VXLAN device (and so a pod) can carry over the node network. */
-export const tunnelMtu = defaults.nodeNetworkMtu - defaults.vxlanOverhead;
+/** The MTU a VXLAN device (and so a pod) can carry over a node network of MTU `underlay`. */
+export const tunnelMtu = (underlay: number = defaults.nodeNetworkMtu) => underlay - defaults.vxlanOverhead;
 
 /** A locally administered unicast MAC made of the node IP: `0e:70:` and its four bytes. */
 export function overlayMac(nodeIp: string): string {
@@ -50,7 +50,9 @@ export function planOverlay(
   vxlan: { vni: number; port: number },
   node: OverlayPeer,
   others: OverlayPeer[],
+  underlay: number = defaults.nodeNetworkMtu,
 ): OverlayPlan {
+  const mtu = tunnelMtu(underlay);
   const device = `flannel.${vxlan.vni}`;
   const mac = overlayMac(node.ip);
   const address = rangeAddress(node.podCIDR);
@@ -60,10 +62,10 @@ export function planOverlay(
     port: vxlan.port,
     mac,
     address,
-    mtu: tunnelMtu,
+    mtu,
     setup: [
       `link add ${device} address ${mac} type vxlan id ${vxlan.vni} local ${node.ip} dev eth0 dstport ${vxlan.port} nolearning`,
-      `link set ${device} mtu ${tunnelMtu} up`,
+      `link set ${device} mtu ${mtu} up`,
       `addr replace ${address}/32 dev ${device}`,
     ],
     neighbours: others.map(

@@ -1,9 +1,10 @@
 import { allocateNodeRanges, expandPods, type PodInstance } from '../config/allocate.js';
 import { hashScheme, recordTopology, topologyHash } from '../config/canonical.js';
+import { engineLabel, engineOfNode, nodeNetworkMtu, spansEngines, usedEngines } from '../config/engines.js';
 import type { Topology } from '../config/types.js';
 import { PlanError } from '../errors.js';
 import { Label } from '../labels.js';
-import { formatIp, hostAt, parseCidr } from '../net/ipv4.js';
+import { formatCidr, formatIp, hostAt, parseCidr, subnet as subnetOf } from '../net/ipv4.js';
 import type { Allocation } from './allocation.js';
 import { dnsmasqArgs } from './dns.js';
 import { renderServiceRules } from './kube-proxy.js';
@@ -48,12 +49,19 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     if (!r.ok) throw new PlanError(r.message, 'run lab validate on the file: it names the field to change');
     return r.cidr;
   });
+  // A lab that lists engines says which on every object, so that any command finds them all.
+  const engines = usedEngines(topology);
   const common = (role: string): Record<string, string> => ({
     [Label.lab]: lab,
     [Label.role]: role,
     [Label.topologyHash]: hash,
     ...(inputs.owner ? { [Label.owner]: inputs.owner } : {}),
+    ...(engines.length ? { [Label.engines]: engineLabel(engines) } : {}),
   });
+  const onEngine = (nodeName: string): Record<string, string> => {
+    const engine = engineOfNode(topology, topology.nodes.find((n) => n.name === nodeName) ?? {});
+    return engine ? { [Label.engine]: engine } : {};
+  };
   // Node addresses from .2 in node order; a node that stays keeps its own.
   const keptIps = new Set(topology.nodes.flatMap((n) => previous?.nodes[n.name]?.ip ?? []));
   let nextNodeHost = 2;
@@ -136,6 +144,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     const sandboxName = names.sandbox(lab, namespace, name);
     const podLabels = {
       ...common('sandbox'),
+      ...onEngine(instance.node),
       [Label.node]: instance.node,
       [Label.pod]: key,
       [Label.podLabels]: JSON.stringify(template.labels),
@@ -234,6 +243,7 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
           vxlan,
           node,
           nodeBase.filter((o) => o.name !== node.name),
+          nodeNetworkMtu(topology),
         )
       : undefined;
     return {
@@ -243,7 +253,12 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
         name: names.node(lab, node.name),
         image: inputs.nodeImage,
         hostname: node.name,
-        labels: { ...common('node'), [Label.node]: node.name, [Label.podCIDR]: node.podCIDR },
+        labels: {
+          ...common('node'),
+          ...onEngine(node.name),
+          [Label.node]: node.name,
+          [Label.podCIDR]: node.podCIDR,
+        },
         env: {},
         cmd: ['tini', '--', 'sleep', 'infinity'],
         network: { mode: 'bridge', network: names.network(lab), ip: node.ip },
@@ -311,6 +326,9 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
       name: names.network(lab),
       subnet: inputs.nodeSubnet,
       gateway,
+      ...(spansEngines(topology)
+        ? { driver: 'overlay' as const, ipRange: overlayRange(inputs.nodeSubnet) }
+        : {}),
       labels: {
         ...common('network'),
         [Label.nodeSubnet]: inputs.nodeSubnet,
@@ -332,6 +350,16 @@ export function planLab(topology: Topology, inputs: PlanInputs): LabPlan {
     published,
     ...(publisher ? { publisher } : {}),
   };
+}
+
+/**
+ * The part of an overlay node network the engines allocate from by themselves (each engine's load
+ * balancer address, helpers): the seventh eighth of the subnet, below the publisher's address at its
+ * end and above the nodes' from its start.
+ */
+export function overlayRange(nodeSubnet: string): string {
+  const c = parseCidr(nodeSubnet);
+  return formatCidr(subnetOf(c, Math.min(c.bits + 3, 30), 6));
 }
 
 /** The bridge's address in a node's pod range: its pods' gateway. */
@@ -363,12 +391,15 @@ export function renderCniConfig(
     ...template,
     name: `podlab-${topology.name}`,
     bridge: topology.cni.bridge,
-    // Over VXLAN a pod's packets must leave room for the encapsulation (flannel: the tunnel's MTU).
+    // Over VXLAN a pod's packets must leave room for the encapsulation (flannel: the tunnel's MTU);
+    // on a Swarm overlay, for the overlay's.
     ...(topology.cni.mtu !== undefined
       ? { mtu: topology.cni.mtu }
       : topology.cni.backend === 'vxlan'
-        ? { mtu: tunnelMtu }
-        : {}),
+        ? { mtu: tunnelMtu(nodeNetworkMtu(topology)) }
+        : spansEngines(topology)
+          ? { mtu: nodeNetworkMtu(topology) }
+          : {}),
     ipam: { ...ipam, ranges: [[{ subnet: podCIDR, gateway }]] },
   };
 }

@@ -44,6 +44,13 @@ export interface NetworkSpec {
   subnet: string;
   gateway: string;
   labels: Record<string, string>;
+  /** `overlay`: an attachable Docker Swarm overlay across the lab's engines; default a bridge network. */
+  driver?: 'bridge' | 'overlay';
+  /**
+   * Where the engine hands out addresses by itself (an overlay gives each engine one for its load
+   * balancer, and helpers get theirs there): kept clear of the addresses the plan gives.
+   */
+  ipRange?: string;
 }
 
 /** One node of the lab: a container that is its own network namespace and hosts pods. */

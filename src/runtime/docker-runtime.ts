@@ -10,7 +10,8 @@ import {
   UsageError,
 } from '../errors.js';
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
-import { currentEngine } from './engine.js';
+import { currentEngine, type Engine, engineFor } from './engine.js';
+import { LabRuntime } from './lab-runtime.js';
 import type {
   BuildRequest,
   ContainerInfo,
@@ -42,6 +43,13 @@ export class DockerRuntime implements Runtime {
       new (await import('dockerode')).default(currentEngine().options as Docker.DockerOptions),
   ) {}
 
+  /** A runtime for one engine (the CLI's own when none is given). */
+  static forEngine(engine: Engine): DockerRuntime {
+    return new DockerRuntime(
+      async () => new (await import('dockerode')).default(engine.options as Docker.DockerOptions),
+    );
+  }
+
   private ready(): Promise<void> {
     this.loading ??= this.connect().then((docker) => {
       this.docker = docker;
@@ -56,10 +64,26 @@ export class DockerRuntime implements Runtime {
 
   async info(): Promise<EngineInfo> {
     const i = await this.call('read the engine info', () => this.docker.info());
+    const swarm = (i.Swarm ?? {}) as {
+      LocalNodeState?: string;
+      ControlAvailable?: boolean;
+      NodeID?: string;
+      NodeAddr?: string;
+      Cluster?: { ID?: string };
+      RemoteManagers?: { Addr?: string }[] | null;
+    };
     return {
       operatingSystem: String(i.OperatingSystem ?? ''),
       securityOptions: (i.SecurityOptions ?? []) as string[],
       kernelVersion: String(i.KernelVersion ?? ''),
+      swarm: {
+        state: swarm.LocalNodeState || 'inactive',
+        manager: Boolean(swarm.ControlAvailable),
+        clusterId: swarm.Cluster?.ID ?? '',
+        nodeId: swarm.NodeID ?? '',
+        address: swarm.NodeAddr ?? '',
+        managers: (swarm.RemoteManagers ?? []).map((m) => m.Addr ?? '').filter(Boolean),
+      },
     };
   }
 
@@ -79,10 +103,21 @@ export class DockerRuntime implements Runtime {
     const network = await this.call(`create network ${spec.name}`, () =>
       this.docker.createNetwork({
         Name: spec.name,
-        Driver: 'bridge',
+        Driver: spec.driver ?? 'bridge',
+        // An overlay serves standalone containers (the lab's) on every engine of the swarm.
+        ...(spec.driver === 'overlay' ? { Attachable: true } : {}),
         CheckDuplicate: true,
         Labels: spec.labels,
-        IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+        IPAM: {
+          Driver: 'default',
+          Config: [
+            {
+              Subnet: spec.subnet,
+              Gateway: spec.gateway,
+              ...(spec.ipRange ? { IPRange: spec.ipRange } : {}),
+            },
+          ],
+        },
       }),
     );
     return network.id;
@@ -333,6 +368,16 @@ export class DockerRuntime implements Runtime {
     await this.follow(what, stream);
   }
 
+  async saveImage(ref: string): Promise<NodeJS.ReadableStream> {
+    return this.call(`save image ${ref}`, () => this.docker.getImage(ref).get());
+  }
+
+  async loadImage(tar: NodeJS.ReadableStream): Promise<void> {
+    const what = 'load images';
+    const stream = await this.call(what, () => this.docker.loadImage(tar));
+    await this.follow(what, stream);
+  }
+
   /** Waits for a progress stream (pull, build, import) and fails with the engine's own last error line. */
   private async follow(what: string, stream: NodeJS.ReadableStream): Promise<void> {
     const events = await new Promise<
@@ -426,4 +471,15 @@ function collect(into: Buffer[]): NodeJS.WritableStream {
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => into.push(chunk));
   return sink;
+}
+
+/**
+ * The runtime commands use: the CLI's own engine (found as the docker CLI finds it), and every
+ * engine of a lab that spans several (lab-runtime.ts), each reached as its topology says.
+ */
+export function defaultRuntime(): LabRuntime {
+  return new LabRuntime(new DockerRuntime(), currentEngine().address, (config) => {
+    const engine = engineFor(config);
+    return { address: engine.address, runtime: DockerRuntime.forEngine(engine) };
+  });
 }

@@ -217,6 +217,25 @@ function readTls(
   return out as Pick<ConnectOptions, 'ca' | 'cert' | 'key'>;
 }
 
+/**
+ * An engine a topology names (`engines[].host`, with `tls` and `certPath`); one without host is the
+ * engine the CLI finds by default.
+ */
+export function engineFor(
+  config: { name: string; host?: string; tls?: boolean; certPath?: string },
+  s: EngineSources = processSources(),
+): Engine {
+  if (config.host === undefined) return currentEngine();
+  return endpoint(
+    config.host,
+    `engine ${config.name} of the topology`,
+    s,
+    config.tls
+      ? { dir: config.certPath ?? configDir(s), from: `engines[${config.name}].certPath` }
+      : undefined,
+  );
+}
+
 let current: Engine | undefined;
 
 /** The engine this process uses (resolved once, from the real environment). */

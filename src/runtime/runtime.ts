@@ -1,3 +1,4 @@
+import type { EngineConfig } from '../config/types.js';
 import type { ContainerSpec, NetworkSpec } from '../plan/types.js';
 
 /** The engine facts `lab doctor` looks at. */
@@ -5,6 +6,24 @@ export interface EngineInfo {
   operatingSystem: string;
   securityOptions: string[];
   kernelVersion: string;
+  /** Its Docker Swarm membership (absent: the engine did not say). */
+  swarm?: SwarmInfo;
+}
+
+/** What an engine says of its place in a Docker Swarm. */
+export interface SwarmInfo {
+  /** `inactive`, `pending`, `active`, `error`, `locked`. */
+  state: string;
+  /** Whether it is a manager (overlay networks are created through one). */
+  manager: boolean;
+  /** The swarm's cluster ID (managers report it); '' when unknown. */
+  clusterId: string;
+  /** Its node ID in the swarm ('' outside one). */
+  nodeId: string;
+  /** The address it advertises to the swarm. */
+  address: string;
+  /** The managers it knows (`address:2377`), which workers report too. */
+  managers: string[];
 }
 
 /** A Docker network as the engine reports it. */
@@ -29,6 +48,8 @@ export interface ContainerInfo {
   ips: Record<string, string>;
   /** Ports it publishes on the engine host. */
   published?: { hostIP: string; hostPort: number; protocol: 'TCP' | 'UDP' }[];
+  /** The engine that holds it, when the runtime reaches several (a lab's `engines` name). */
+  engine?: string;
 }
 
 /** Where a streaming exec sends its output as it comes. */
@@ -118,4 +139,20 @@ export interface Runtime {
   pullImage(ref: string): Promise<void>;
   buildImage(request: BuildRequest): Promise<void>;
   importImage(tar: NodeJS.ReadableStream, ref: string): Promise<void>;
+  /** An image as `docker save` writes it. */
+  saveImage(ref: string): Promise<NodeJS.ReadableStream>;
+  /** Loads images from a `docker save` stream (`docker load`). */
+  loadImage(tar: NodeJS.ReadableStream): Promise<void>;
+  /**
+   * Connects the engines a lab's topology lists (lab-runtime.ts); a runtime that reaches one engine
+   * has none, and a lab that spans engines needs one that does.
+   */
+  useEngines?(engines: EngineConfig[], lab: string): EngineHandle[];
+}
+
+/** One engine a runtime that spans several reaches: its name in the lab, its address, its own runtime. */
+export interface EngineHandle {
+  name: string;
+  address: string;
+  runtime: Runtime;
 }

@@ -14,6 +14,8 @@ export interface NodeState {
   podCIDR: string;
   container: string;
   state: string;
+  /** The engine it runs on (a lab across engines: its name in the topology). */
+  engine?: string;
 }
 
 export interface PodState {
@@ -211,6 +213,7 @@ export async function observeLab(
       podCIDR: c.labels[Label.podCIDR] ?? '',
       container: c.name,
       state: c.state,
+      ...(c.labels[Label.engine] ? { engine: c.labels[Label.engine] } : {}),
     }))
     .sort((a, b) => (parseIp(a.ip) ?? 0) - (parseIp(b.ip) ?? 0) || a.name.localeCompare(b.name));
   const ips = new Map<string, string>(options.podIPs instanceof Map ? options.podIPs : []);

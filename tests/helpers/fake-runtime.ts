@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { readyMarkerPath } from '../../src/agent/agent.js';
 import type { ContainerSpec, NetworkSpec } from '../../src/plan/types.js';
 import type {
@@ -198,6 +199,21 @@ export class FakeRuntime implements Runtime {
 
   async importImage(_tar: NodeJS.ReadableStream, ref: string): Promise<void> {
     await this.record({ method: 'importImage', target: ref });
+    this.absentImages.delete(ref);
+  }
+
+  async saveImage(ref: string): Promise<NodeJS.ReadableStream> {
+    await this.record({ method: 'saveImage', target: ref });
+    return Readable.from([Buffer.from(`image ${ref}`)]);
+  }
+
+  /** Images a `loadImage` of a fake `saveImage` stream brings (the ref is in the stream). */
+  async loadImage(tar: NodeJS.ReadableStream): Promise<void> {
+    let text = '';
+    for await (const chunk of tar) text += String(chunk);
+    const ref = text.replace(/^image /, '');
+    await this.record({ method: 'loadImage', target: ref });
+    this.absentImages.delete(ref);
   }
 }
 
