@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import type { PullMode } from '../apply/actions.js';
 import { upHost } from '../apply/prepare.js';
 import { removeLab } from '../apply/remove.js';
+import { prepareEngines } from '../apply/swarm.js';
 import { type UpOutcome, type UpRun, upLab } from '../apply/up.js';
 import { type Clock, systemClock } from '../clock.js';
 import { recordTopology } from '../config/canonical.js';
@@ -175,6 +176,8 @@ export class Lab implements AsyncDisposable {
     });
     let outcome: UpOutcome;
     try {
+      // The lab's engines first: the engine host read next is its first engine's.
+      await prepareEngines(deps.runtime, topology);
       const host = await upHost(deps.host, deps.runtime, io.err);
       await preflight(host);
       outcome = await upLab({ ...deps, host, io }, topology, {
