@@ -12,7 +12,12 @@ export class CountingRuntime implements Runtime {
   phase = 'other';
   readonly counts: Counts = { calls: {}, execs: {} };
 
-  constructor(private readonly inner: Runtime) {}
+  /** The inner runtime's, when it reaches several engines (engines are joined, not counted). */
+  readonly useEngines?: Runtime['useEngines'];
+
+  constructor(private readonly inner: Runtime) {
+    if (inner.useEngines) this.useEngines = (engines, lab) => inner.useEngines!(engines, lab);
+  }
 
   private count<T>(result: Promise<T>, exec = false): Promise<T> {
     this.counts.calls[this.phase] = (this.counts.calls[this.phase] ?? 0) + 1;
