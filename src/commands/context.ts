@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../clock.js';
 import { usedEngines } from '../config/engines.js';
 import { type LoadedTopology, loadTopology } from '../config/load.js';
+import type { Topology } from '../config/types.js';
 import { formatIssue, LabStateError } from '../errors.js';
 import { type Host, localHost } from '../host/host.js';
 import { type Io, processIo } from '../io.js';
@@ -56,7 +57,20 @@ export async function topologyFile(ctx: CommandContext, file?: string): Promise<
 export async function loadFor(ctx: CommandContext, file?: string): Promise<LoadedTopology> {
   const loaded = await loadTopology(await topologyFile(ctx, file));
   for (const w of loaded.warnings) ctx.io.err(`warning: ${formatIssue(w)}`);
+  useEnginesOf(ctx, loaded.topology);
   return loaded;
+}
+
+/** A lab across engines: its file says where they are (its objects say so too, once one is found). */
+function useEnginesOf(ctx: CommandContext, topology: Topology): void {
+  const engines = usedEngines(topology);
+  if (!engines.length) return;
+  try {
+    ctx.runtime().useEngines?.(engines, topology.name);
+  } catch {
+    // An engine that cannot be reached as written (TLS files missing): the command that needs it
+    // says so (up joins the engines itself); one that needs no engine (plan, graph) goes on.
+  }
 }
 
 /**
@@ -71,9 +85,7 @@ export async function labName(
   const file = await topologyFile(ctx, options.file);
   if (options.file || file !== exampleFile) {
     const { topology } = await loadTopology(file);
-    // A lab across engines: its file says where they are (its objects say so too, once found).
-    const engines = usedEngines(topology);
-    if (engines.length) ctx.runtime().useEngines?.(engines, topology.name);
+    useEnginesOf(ctx, topology);
     return topology.name;
   }
   // Only the caller's labs (and those made before podlab recorded who made them): on a shared
