@@ -41,12 +41,15 @@ export class DockerRuntime implements Runtime {
   constructor(
     private readonly connect: () => Promise<Docker> = async () =>
       new (await import('dockerode')).default(currentEngine().options as Docker.DockerOptions),
+    /** The engine it reaches, for messages (the CLI's own unless forEngine named another). */
+    private readonly engine: () => Engine = currentEngine,
   ) {}
 
   /** A runtime for one engine (the CLI's own when none is given). */
   static forEngine(engine: Engine): DockerRuntime {
     return new DockerRuntime(
       async () => new (await import('dockerode')).default(engine.options as Docker.DockerOptions),
+      () => engine,
     );
   }
 
@@ -418,7 +421,7 @@ export class DockerRuntime implements Runtime {
     const e = error as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
     if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES') {
       return new EngineUnreachableError(
-        `no Docker engine at ${engineAddress()} (${e.code}; found from ${currentEngine().source})`,
+        `no Docker engine at ${this.engine().address} (${e.code}; found from ${this.engine().source})`,
         e.code === 'EACCES'
           ? 'run as root or as a member of the docker group'
           : 'start one (README: "Prerequisites"), or set DOCKER_HOST to reach another',

@@ -103,15 +103,29 @@ export class LabRuntime implements Runtime {
     }
   }
 
-  /** Learns the engines a lab's objects name (their `io.podlab.engines` label); the new ones. */
-  private learn(labels: Record<string, string>[]): EngineHandle[] {
-    const before = new Set(this.engines);
+  /** Learns the engines a lab's objects name (their `io.podlab.engines` label). */
+  private learn(labels: Record<string, string>[]): void {
     for (const l of labels) {
       const engines = parseEngineLabel(l[Label.engines]);
       const lab = l[Label.lab];
       if (engines.length && lab && !this.labs.has(lab)) this.labs.set(lab, this.connectAll(engines));
     }
-    return this.engines.filter((e) => !before.has(e));
+  }
+
+  /**
+   * Asks every engine, and then every engine the answers name that this call has not asked yet (a
+   * concurrent call may have learned of them meanwhile: each call keeps its own account).
+   */
+  private async everyEngine(
+    gather: (engines: EngineHandle[]) => Promise<Record<string, string>[]>,
+  ): Promise<void> {
+    const asked = new Set<EngineHandle>();
+    let next = [...this.engines];
+    while (next.length) {
+      for (const e of next) asked.add(e);
+      this.learn(await gather(next));
+      next = this.engines.filter((e) => !asked.has(e));
+    }
   }
 
   private engineOf(spec: ContainerSpec): EngineHandle {
@@ -187,8 +201,7 @@ export class LabRuntime implements Runtime {
         }
       return lists.flatMap(({ list }) => list.map((n) => n.labels));
     };
-    let fresh = this.learn(await gather([...this.engines]));
-    while (fresh.length) fresh = this.learn(await gather(fresh));
+    await this.everyEngine(gather);
     return [...seen.values()];
   }
 
@@ -210,28 +223,29 @@ export class LabRuntime implements Runtime {
 
   async removeNetwork(id: string): Promise<void> {
     const holders = this.networks.get(id) ?? [this.primary()];
-    // An overlay is removed through a manager; its copies on the other engines go with it.
-    const infos = holders.length > 1 ? await this.infos(holders) : [];
+    // An overlay is removed through a manager; its error is the one that counts (active endpoints:
+    // removeLab asks again).
+    const infos = this.engines.length > 1 ? await this.infos(holders) : [];
     const manager = infos.find((i) => i.info?.swarm?.manager)?.engine;
-    const order = manager ? [manager, ...holders.filter((h) => h !== manager)] : holders;
-    let failure: unknown;
-    for (const engine of order) {
-      try {
-        await this.on(engine, (r) => r.removeNetwork(id));
-        failure = undefined;
-        break;
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-    if (failure) throw failure;
-    if (holders.length < 2 && !manager) return;
-    // A swarm removes an overlay from its engines a moment later: gone means gone from all of them.
+    await this.on(manager ?? holders[0]!, (r) => r.removeNetwork(id));
+    if (this.engines.length === 1) return;
+    // The swarm takes its copies off the other engines a moment later, and an engine may go on
+    // listing one it no longer has until asked to remove it: gone means gone from every engine.
     for (let i = 0; i < 150; i++) {
-      const still = await Promise.all(
-        holders.map(async (e) => (await e.runtime.listNetworks()).some((n) => n.id === id)),
-      );
-      if (!still.includes(true)) return;
+      const still = (
+        await Promise.all(
+          this.engines.map(async (e) =>
+            (await e.runtime.listNetworks().catch(() => [])).some((n) => n.id === id) ? e : undefined,
+          ),
+        )
+      ).filter((e) => e !== undefined);
+      if (still.length === 0) return;
+      if (i === 149)
+        throw new RuntimeError(
+          `network ${id} was removed, yet engine ${still.map((e) => e.name || e.address).join(', ')} still lists it after 30 s`,
+          'run lab down again; docker network rm on that engine removes it by hand',
+        );
+      await Promise.all(still.map((e) => e.runtime.removeNetwork(id).catch(() => {})));
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -250,8 +264,7 @@ export class LabRuntime implements Runtime {
         }
       return lists.flatMap(({ list }) => list.map((c) => c.labels));
     };
-    let fresh = this.learn(await gather([...this.engines]));
-    while (fresh.length) fresh = this.learn(await gather(fresh));
+    await this.everyEngine(gather);
     return out;
   }
 

@@ -47,14 +47,16 @@ ${extra}`;
 
 let file: string;
 
-/** Every object of a lab on the extra engines. */
-async function leftoversOnEngines(lab: string): Promise<number> {
-  let n = 0;
-  for (const e of engines)
-    n +=
-      (await e.listContainers({ 'io.podlab.lab': lab })).length +
-      (await e.listNetworks({ 'io.podlab.lab': lab })).length;
-  return n;
+/** Every object of a lab on the extra engines, named with its engine. */
+async function leftoversOnEngines(lab: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const [i, e] of engines.entries()) {
+    for (const c of await e.listContainers({ 'io.podlab.lab': lab }))
+      left.push(`engine ${i + 1}: container ${c.name} (${c.state})`);
+    for (const n of await e.listNetworks({ 'io.podlab.lab': lab }))
+      left.push(`engine ${i + 1}: network ${n.name}`);
+  }
+  return left;
 }
 
 async function clear(lab: string): Promise<void> {
@@ -157,7 +159,7 @@ test.serial('an engine outside the swarm is refused before anything is created, 
   t.is(up.code, 2, up.stderr);
   t.regex(up.stderr, /engine b \(unix:\/\/\/var\/run\/docker\.sock\) is in no swarm \(inactive\)/);
   t.regex(up.stderr, /swarm join --token/);
-  t.is(await leftoversOnEngines(`${name}-int`), 0);
+  t.deepEqual(await leftoversOnEngines(`${name}-int`), []);
   t.is((await (await engine()).listContainers({ 'io.podlab.lab': `${name}-int` })).length, 0);
 });
 
@@ -168,12 +170,31 @@ test.serial('SIGINT during a two-engine up leaves nothing on either engine', asy
   up.child.kill('SIGINT');
   const { code, stderr } = await up.done;
   t.is(code, 130, stderr);
-  t.is(await leftoversOnEngines(`${name}-int`), 0);
+  t.deepEqual(await leftoversOnEngines(`${name}-int`), []);
 });
+
+test.serial(
+  'an engine that stops answering during up: the error names it; once it is back, down leaves nothing',
+  async (t) => {
+    const other = writeTopology(topology(`${name}-int`, '172.31.210.0/24'));
+    const up = upUntil(other, /❯ Creating pods/);
+    await up.reached;
+    const pid = Number((await run('cat', ['/run/podlab-eng2.pid'])).stdout.trim());
+    process.kill(pid, 'SIGKILL');
+    const { code, stderr } = await up.done;
+    t.is(code, 3, stderr);
+    t.regex(stderr, /engine b \(unix:\/\/\/run\/podlab-eng2\.sock\)/);
+    t.notRegex(stderr, /var\/run\/docker\.sock/, 'the message names engine b, not the CLI’s own engine');
+    // Back (the script starts it again in its namespace, still in the swarm), and cleaned up.
+    await run(join(process.cwd(), 'scripts', 'engines'), ['up', '2'], { timeout: 180_000 });
+    await labOk(t, ['down', '-f', other]);
+    t.deepEqual(await leftoversOnEngines(`${name}-int`), []);
+  },
+);
 
 test.serial('lab down removes the lab from both engines, the overlay network last', async (t) => {
   await labOk(t, ['down', '-f', file]);
-  t.is(await leftoversOnEngines(name), 0);
+  t.deepEqual(await leftoversOnEngines(name), []);
   // The machine's own engine was never put into a swarm, nor taken out of one.
   t.is(await swarmState(), mainSwarm);
 });
