@@ -20,7 +20,7 @@ export function swarmProblem(states: EngineState[]): { message: string; hint: st
   const describe = (s: EngineState) => {
     if (s.error) return `does not answer: ${s.error}`;
     const swarm = s.info?.swarm;
-    if (!swarm || swarm.state !== 'active') return `is in no swarm (${swarm?.state ?? 'unknown'})`;
+    if (swarm?.state !== 'active') return `is in no swarm (${swarm?.state ?? 'unknown'})`;
     return `is in a swarm as ${swarm.manager ? 'a manager' : 'a worker'} (managers ${swarm.managers.join(', ') || 'unknown'})`;
   };
   const swarmOf = (s: EngineState) =>

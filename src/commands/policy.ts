@@ -111,7 +111,7 @@ export async function apply(
   ctx.io.out(lines.map((l) => `${l}${options.dryRun ? ' (dry run)' : ''}`).join('\n'));
   if (!options.dryRun)
     ctx.io.out(
-      `lab ${name} has ${kept.length + incoming.length} NetworkPolicies now; lab test ${name} --only network-policy probes them`,
+      `lab ${name} has ${policies(kept.length + incoming.length)} now; lab test ${name} --only network-policy probes them`,
     );
   return ExitCode.ok;
 }
