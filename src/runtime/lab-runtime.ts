@@ -145,21 +145,17 @@ export class LabRuntime implements Runtime {
   private async holder(container: string): Promise<EngineHandle> {
     const known = this.where.get(container);
     if (known) return known;
-    if (this.engines.length > 1)
-      await Promise.all(
-        this.engines.map(async (e) => {
-          for (const c of await this.on(e, (r) => r.listContainers({}))) {
-            this.where.set(c.name, e);
-            this.where.set(c.id, e);
-          }
-        }),
-      );
-    const found = this.where.get(container);
-    if (!found)
-      throw new RuntimeError(
-        `no engine of ${this.engines.map((e) => e.name || e.address).join(', ')} has container ${container}`,
-      );
-    return found;
+    if (this.engines.length === 1) return this.engines[0]!;
+    await Promise.all(
+      this.engines.map(async (e) => {
+        for (const c of await this.on(e, (r) => r.listContainers({}))) {
+          this.where.set(c.name, e);
+          this.where.set(c.id, e);
+        }
+      }),
+    );
+    // None has it: the lab's first engine answers as an engine does (no such container).
+    return this.where.get(container) ?? this.primary();
   }
 
   async version(): Promise<{ version: string; apiVersion: string }> {
