@@ -131,7 +131,11 @@ export class LabRuntime implements Runtime {
   private engineOf(spec: ContainerSpec): EngineHandle {
     const name = spec.labels[Label.engine];
     const lab = spec.labels[Label.lab];
-    if (name === undefined) return this.primary(lab);
+    if (name === undefined) {
+      // A helper in another container's namespaces (pod-localhost's probe) goes where that one is.
+      const beside = spec.network.mode === 'container' ? spec.network.container : spec.pidContainer;
+      return (beside !== undefined ? this.where.get(beside) : undefined) ?? this.primary(lab);
+    }
     const engine = this.labEngines(lab).find((e) => e.name === name);
     if (!engine)
       throw new RuntimeError(

@@ -36,6 +36,10 @@ pods:
         command: [podlab-echo, --port, "8080"]
         ports: [{name: http, containerPort: 8080}]
   - {name: cli, namespace: shop, node: s2}
+  - name: duo
+    namespace: shop
+    node: s2
+    containers: [{name: app}, {name: sidecar}]
   - {name: cli, namespace: ops, node: s1}
 services:
   - name: web
@@ -88,6 +92,7 @@ test.serial('a lab on two engines comes up and passes every lab test check', asy
   t.regex(test.stdout, /✔ pod-to-pod-no-nat/);
   t.regex(test.stdout, /✔ nodeport-external/);
   t.regex(test.stdout, /✔ pod-mtu/);
+  t.regex(test.stdout, /✔ pod-localhost/, 'its helper runs on engine b, beside the pod');
 });
 
 test.serial('lab status shows each node’s engine; the engines hold what the plan put on them', async (t) => {

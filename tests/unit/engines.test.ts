@@ -136,6 +136,18 @@ test('the lab runtime puts each container on its engine and finds it there; list
     [...b.containers.values()].map((c) => c.name),
     ['podlab-span-n2'],
   );
+  // A helper in a container's namespaces goes to that container's engine.
+  await runtime.runContainer({
+    name: 'helper',
+    image: 'x',
+    labels: {},
+    env: {},
+    network: { mode: 'container', container: 'podlab-span-n2' },
+    capAdd: [],
+    sysctls: {},
+  });
+  t.true([...b.containers.values()].some((c) => c.name === 'helper'));
+  b.containers.delete([...b.containers.values()].find((c) => c.name === 'helper')!.id);
   await runtime.exec('podlab-span-n2', ['true']);
   t.is(b.calls.filter((c) => c.method === 'exec').length, 1);
   t.is(own.calls.filter((c) => c.method === 'exec').length, 0);
