@@ -48,13 +48,8 @@ export function checkEngines(topology: Topology, report: Report): void {
     else if (!listed.includes(node.engine))
       report(['nodes', i, 'engine'], `unknown engine "${node.engine}"; engines are ${listed.join(', ')}`);
   });
-  const unused = topology.engines.filter(
-    (e, i) => !topology.nodes.some((n) => (n.engine ?? topology.engines[0]?.name) === e.name) && i >= 0,
-  );
-  for (const e of unused)
-    report(
-      ['engines', topology.engines.indexOf(e)],
-      `engine ${e.name} holds no node; it is not used`,
-      'warning',
-    );
+  topology.engines.forEach((e, i) => {
+    if (!topology.nodes.some((n) => (n.engine ?? topology.engines[0]?.name) === e.name))
+      report(['engines', i], `engine ${e.name} holds no node; it is not used`, 'warning');
+  });
 }
