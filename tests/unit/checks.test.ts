@@ -1,7 +1,13 @@
 import test from 'ava';
 import up from '../../src/commands/up.js';
 import { checks, runChecks } from '../../src/conformance/checks.js';
-import { type HttpProbe, type HttpResult, Probes } from '../../src/conformance/probes.js';
+import {
+  type ConnectProbe,
+  type ConnectResult,
+  type HttpProbe,
+  type HttpResult,
+  Probes,
+} from '../../src/conformance/probes.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { type LabState, observeLab } from '../../src/state/observe.js';
 import { checkContext, testContext, writeTopology } from '../helpers/context.js';
@@ -176,4 +182,86 @@ test('a missing route fails again at once, and counts against the lab', async (t
   );
   t.is(results[0]!.code, 7);
   t.is(results[0]!.uncertain, undefined);
+});
+
+const policed = `apiVersion: podlab/v1
+name: np
+cluster: {nodeSubnet: 172.31.78.0/24}
+nodes: [{name: a}, {name: b}]
+pods:
+  - {name: db, labels: {app: db}, containers: [{name: s, ports: [{containerPort: 5432}]}]}
+  - {name: api, labels: {app: api}}
+  - {name: other}
+networkPolicies:
+  - metadata: {name: db-from-api}
+    spec:
+      podSelector: {matchLabels: {app: db}}
+      ingress: [{from: [{podSelector: {matchLabels: {app: api}}}]}]
+`;
+
+/** network-policy against a lab kept by the fake, with `answer` playing the network (and its speed). */
+async function networkPolicy(
+  answer: (p: ConnectProbe, round: number) => { result: ConnectResult['result']; ms: number },
+  seen: (state: LabState) => void = () => {},
+) {
+  const runtime = new FakeRuntime();
+  await up(testContext(runtime), { file: writeTopology(policed) });
+  const state = (await observeLab(runtime, 'np'))!;
+  seen(state);
+  const asked: ConnectProbe[][] = [];
+  const probes = {
+    async connect(batch: ConnectProbe[]): Promise<ConnectResult[]> {
+      asked.push(batch);
+      return batch.map((p) => ({ ...p, ...answer(p, asked.length) }));
+    },
+  } as unknown as Probes;
+  const [result] = await runChecks(
+    checkContext(runtime, state, probes),
+    checks.filter((c) => c.id === 'network-policy'),
+  );
+  return { result: result!, asked, state };
+}
+
+const to = (state: LabState, name: string) => state.pods.find((p) => p.name === name)!.ip;
+
+test('network-policy: a slow machine gets more time, for the probes that should pass and for those that should not', async (t) => {
+  // Round 1: nothing answers within its second; round 2 (the allowed ones, ten seconds): they answer
+  // after 3 s, so the silence of the denied ones after 1 s proves nothing: they are asked again, 12 s.
+  let db = '';
+  const { result, asked, state } = await networkPolicy(
+    (p, round) => {
+      const allowed = p.ip !== db || p.from === 'default/api';
+      if (round === 1) return { result: 'timeout', ms: 1000 };
+      if (round === 2) return { result: allowed ? 'refused' : 'timeout', ms: 3000 };
+      return { result: 'timeout', ms: 12000 };
+    },
+    (s) => {
+      db = to(s, 'db');
+    },
+  );
+  t.is(result.status, 'passed', result.seen);
+  t.is(asked.length, 3);
+  t.true(asked[0]!.every((p) => p.timeout === 1));
+  t.true(asked[1]!.every((p) => p.timeout === 10 && (p.ip !== to(state, 'db') || p.from === 'default/api')));
+  t.deepEqual(
+    asked[2]!.map((p) => [p.ip === to(state, 'db'), p.timeout]),
+    asked[2]!.map(() => [true, 12]),
+  );
+  t.true(asked[2]!.some((p) => p.from === 'default/other'));
+});
+
+test('network-policy: what got through though denied fails at once, with the truth table', async (t) => {
+  const { result, asked } = await networkPolicy(() => ({ result: 'connected', ms: 5 }));
+  t.is(result.status, 'failed');
+  t.is(asked.length, 1);
+  t.regex(result.seen, /default\/other → default\/db 5432\/TCP allowed \(expected denied\)/);
+  t.regex(result.evidence[0]!, /default\/other\s+!\./);
+  t.deepEqual(
+    result.truthTable!.filter((r) => r.to === 'default/db').map((r) => [r.from, r.expected, r.seen]),
+    [
+      ['default/api', 'allowed', 'allowed'],
+      ['default/other', 'denied', 'allowed'],
+      ['kube-system/kube-dns-0', 'denied', 'allowed'],
+    ],
+  );
 });
