@@ -1,4 +1,4 @@
-/** `1 node`, `3 nodes`: a number with its noun, singular or plural. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** `1 node`, `3 nodes`: a number with its noun, singular or plural (`plural` where it is not noun + s). */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }

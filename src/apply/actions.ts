@@ -112,15 +112,7 @@ export function upActions(): Action[] {
       async run({ runtime, plan }) {
         // One exec per node for all three: none of them depends on the pods.
         await Promise.all([
-          ...plan.nodes.map((n) =>
-            agent(runtime, nodeRef(n), ['configure'], '', {
-              PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
-              PODLAB_ROUTES: configureLines(n).join('\n'),
-              PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
-              PODLAB_RULES: plan.serviceRules + n.policyRules,
-              PODLAB_HOOKS: nodeHooks.join('\n'),
-            }),
-          ),
+          ...plan.nodes.map((n) => configureNode(runtime, plan, n)),
           ...(plan.publisher ? [configurePublisher(runtime, plan.publisher)] : []),
         ]);
       },
@@ -286,10 +278,14 @@ export async function createPods(
 export async function markReady(
   runtime: Runtime,
   plan: LabPlan,
-  first: { steps: Record<string, { verb: string; input: string }[]>; env: Record<string, string> } = {
-    steps: {},
+  /** Steps a node runs in the same exec before it is marked ready (a change that only reloads rules). */
+  first: (node: NodePlan) => {
+    steps: { verb: string; input: string }[];
+    env: Record<string, string>;
+  } = () => ({
+    steps: [],
     env: {},
-  },
+  }),
 ): Promise<void> {
   await Promise.all(
     plan.nodes.map(async (node) => {
@@ -298,19 +294,20 @@ export async function markReady(
         node.name === plan.dns.node
           ? { PODLAB_DNS: `${plan.dns.clusterIP} dns-version.${plan.domain} ${dnsWaitSeconds(plan)}` }
           : {};
+      const before = first(node);
       try {
         await agentSteps(
           runtime,
           nodeRef(node),
           [
-            ...(first.steps[node.name] ?? []),
+            ...before.steps,
             {
               verb: 'ready',
               args: [plan.topologyHash],
               input: pods.map((p) => `${p.key} ${p.ip}`).join('\n'),
             },
           ],
-          { ...first.env, ...dns },
+          { ...before.env, ...dns },
         );
       } catch (error) {
         throw new RuntimeError(
@@ -320,6 +317,20 @@ export async function markReady(
       }
     }),
   );
+}
+
+/**
+ * One node's whole configuration in one exec (podlab-agent configure): its CNI config, routes,
+ * overlay FDB entries, kube-proxy's rules and its NetworkPolicy rules, with the hooks into them.
+ */
+export async function configureNode(runtime: Runtime, plan: LabPlan, n: NodePlan): Promise<void> {
+  await agent(runtime, nodeRef(n), ['configure'], '', {
+    PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
+    PODLAB_ROUTES: configureLines(n).join('\n'),
+    PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
+    PODLAB_RULES: plan.serviceRules + n.policyRules,
+    PODLAB_HOOKS: nodeHooks.join('\n'),
+  });
 }
 
 /** The jumps from the built-in chains a node needs: kube-proxy's and the NetworkPolicy dispatcher's. */

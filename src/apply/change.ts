@@ -14,7 +14,7 @@ import { generationOf } from '../state/observe.js';
 import { count } from '../text.js';
 import {
   type Action,
-  configureLines,
+  configureNode,
   configurePublisher,
   createPods,
   ensureUserImages,
@@ -245,13 +245,7 @@ export function changeActions(
           ...(publisher ? [configurePublisher(runtime, publisher)] : []),
           ...to.nodes.map(async (n) => {
             if (added.has(n.name)) {
-              await agent(runtime, nodeRef(n), ['configure'], '', {
-                PODLAB_CNI: JSON.stringify(n.cniConfig, null, 2),
-                PODLAB_ROUTES: configureLines(n).join('\n'),
-                PODLAB_FDB: n.overlay?.fdb.join('\n') ?? '',
-                PODLAB_RULES: to.serviceRules + n.policyRules,
-                PODLAB_HOOKS: nodeHooks.join('\n'),
-              });
+              await configureNode(runtime, to, n);
               return;
             }
             // Routes, then rules: one exec per node. Policy rules come first: they declare the
@@ -300,18 +294,10 @@ export function changeActions(
       await settleStarts(clock, starts);
       await refuseStopped(runtime, to, new Set(steps.containers.map((c) => c.name)));
       // Hooks per node: a node without new policy rules may lack the policy chain (an older lab).
-      await Promise.all(
-        to.nodes.map((n) =>
-          markReady(
-            runtime,
-            { ...to, nodes: [n] },
-            {
-              steps: loads.includes(n) ? { [n.name]: ruleSteps(n.name) } : {},
-              env: { PODLAB_HOOKS: hooksFor(n.name).join('\n') },
-            },
-          ),
-        ),
-      );
+      await markReady(runtime, to, (n) => ({
+        steps: loads.includes(n) ? ruleSteps(n.name) : [],
+        env: { PODLAB_HOOKS: hooksFor(n.name).join('\n') },
+      }));
     },
   });
   const generation = options.record;

@@ -14,19 +14,23 @@ import { Probes, reached } from '../conformance/probes.js';
 import { ExitCode, LabStateError, UsageError } from '../errors.js';
 import { parseIp } from '../net/ipv4.js';
 import {
+  applyPolicies,
   formatRule,
   judge,
   type PolicyEndpoint,
   type PolicyView,
   policyKey,
+  rulesOf,
   type SideVerdict,
   selects,
   type Verdict,
 } from '../plan/policy.js';
 import type { LabPlan } from '../plan/types.js';
 import { observeLab } from '../state/observe.js';
+import { count } from '../text.js';
 import { type CommandContext, labName } from './context.js';
 import { table } from './status.js';
+import { onSignals } from './up.js';
 
 interface Target {
   lab?: string;
@@ -73,10 +77,9 @@ export async function changePolicies(
     recordTopology({ ...topology, networkPolicies: policies }),
     resolve(ctx.cwd, `(lab ${topology.name} with its policies changed)`),
   ).topology;
+  // As lab up: the first signal stops and rolls back, a second exits at once.
   const abort = new AbortController();
-  const handler = () => abort.abort();
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  const stopOnSignal = onSignals(ctx.io, topology.name, abort);
   try {
     await Lab.upTopology(
       next,
@@ -84,13 +87,9 @@ export async function changePolicies(
       { runtime: ctx.runtime(), host: ctx.host, clock: ctx.clock },
     );
   } finally {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+    stopOnSignal();
   }
 }
-
-/** `1 NetworkPolicy`, `2 NetworkPolicies`. */
-const policies = (n: number) => `${n} NetworkPolic${n === 1 ? 'y' : 'ies'}`;
 
 /** `lab policy apply FILE…`: adds the files' policies to the running lab, replacing those of the same namespace/name. */
 export async function apply(
@@ -100,18 +99,17 @@ export async function apply(
 ): Promise<number> {
   const incoming = readPolicyFiles(files, ctx.cwd);
   const { name, topology } = await runningLab(ctx, options);
-  const keys = new Set(incoming.map(policyKey));
-  const kept = topology.networkPolicies.filter((p) => !keys.has(policyKey(p)));
+  const next = applyPolicies(topology.networkPolicies, incoming);
   const was = new Map(topology.networkPolicies.map((p) => [policyKey(p), JSON.stringify(p)]));
   const lines = incoming.map((p) => {
     const k = policyKey(p);
     return `${!was.has(k) ? 'created' : was.get(k) === JSON.stringify(p) ? 'unchanged' : 'configured'}: networkpolicy ${k}`;
   });
-  if (!options.dryRun) await changePolicies(ctx, topology, [...kept, ...incoming], options.instrument);
+  if (!options.dryRun) await changePolicies(ctx, topology, next, options.instrument);
   ctx.io.out(lines.map((l) => `${l}${options.dryRun ? ' (dry run)' : ''}`).join('\n'));
   if (!options.dryRun)
     ctx.io.out(
-      `lab ${name} has ${policies(kept.length + incoming.length)} now; lab test ${name} --only network-policy probes them`,
+      `lab ${name} has ${count(next.length, 'NetworkPolicy', 'NetworkPolicies')} now; lab test ${name} --only network-policy probes them`,
     );
   return ExitCode.ok;
 }
@@ -171,10 +169,7 @@ export function describeRule(
   direction: 'ingress' | 'egress',
   index: number,
 ): string {
-  const rule =
-    direction === 'ingress'
-      ? { peers: policy.spec.ingress?.[index]?.from, ports: policy.spec.ingress?.[index]?.ports }
-      : { peers: policy.spec.egress?.[index]?.to, ports: policy.spec.egress?.[index]?.ports };
+  const rule = rulesOf(policy, direction)[index] ?? {};
   const peers = rule.peers?.length ? rule.peers.map(formatPeer).join(' OR ') : 'everyone';
   const ports = rule.ports?.length ? rule.ports.map(formatPort).join(', ') : 'every port';
   return `${direction === 'ingress' ? 'from' : 'to'} ${peers}; ${ports}`;
@@ -338,8 +333,8 @@ function renderExplain(
   probed?: { result: string; agrees: boolean },
 ): string {
   const byKey = new Map(view.policies.map((p) => [policyKey(p), p]));
-  const side = (title: string, s: SideVerdict) => {
-    const lines = [`  ${title}: ${s.allowed ? 'allowed' : 'DENIED'}`];
+  const side = (direction: 'ingress' | 'egress', who: string, s: SideVerdict) => {
+    const lines = [`  ${direction} of ${who}: ${s.allowed ? 'allowed' : 'DENIED'}`];
     if (s.because) lines.push(`    ${s.because}`);
     if (s.isolatedBy.length) lines.push(`    isolated by ${s.isolatedBy.join(', ')}`);
     for (const r of s.allowedBy)
@@ -349,20 +344,18 @@ function renderExplain(
     if (!s.allowed)
       for (const k of s.isolatedBy) {
         const p = byKey.get(k)!;
-        const rules = (title.startsWith('egress') ? p.spec.egress : p.spec.ingress) ?? [];
-        if (rules.length === 0) lines.push(`    ${k} has no ${title.split(' ')[0]} rule: it allows nothing`);
+        const rules = rulesOf(p, direction);
+        if (rules.length === 0) lines.push(`    ${k} has no ${direction} rule: it allows nothing`);
         rules.forEach((_, i) => {
-          lines.push(
-            `    ${k} ${title.split(' ')[0]}[${i}] does not match: ${describeRule(p, title.startsWith('egress') ? 'egress' : 'ingress', i)}`,
-          );
+          lines.push(`    ${k} ${direction}[${i}] does not match: ${describeRule(p, direction, i)}`);
         });
       }
     return lines;
   };
   return [
     `${from} → ${to} ${port}: ${v.allowed ? 'allowed' : 'denied'}`,
-    ...side(`egress of ${from}`, v.egress),
-    ...side(`ingress of ${to}`, v.ingress),
+    ...side('egress', from, v.egress),
+    ...side('ingress', to, v.ingress),
     ...(probed
       ? [
           `  probe: ${probed.result} (${probed.agrees ? 'as the policies say' : 'NOT as the policies say: the node rules differ from the plan'})`,

@@ -184,7 +184,7 @@ async function report(
  * First SIGINT/SIGTERM: stop waiting for the running step and roll back; a second one exits at once,
  * saying how to clean up.
  */
-function onSignals(io: Io, lab: string, abort: AbortController): () => void {
+export function onSignals(io: Io, lab: string, abort: AbortController): () => void {
   const handler = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) {
       io.err(`\n${signal} again: exiting now. Remove what is left with: lab down ${lab}`);

@@ -16,7 +16,7 @@ export default async function validate(
     else {
       for (const w of warnings) ctx.io.err(`warning: ${formatIssue(w)}`);
       ctx.io.out(
-        `${file}: valid: lab ${topology.name}, ${count(topology.nodes.length, 'node')}, ${count(expandPods(topology).length, 'pod')}, ${count(topology.services.length, 'service')}${topology.networkPolicies.length ? `, ${topology.networkPolicies.length} NetworkPolic${topology.networkPolicies.length === 1 ? 'y' : 'ies'}` : ''}`,
+        `${file}: valid: lab ${topology.name}, ${count(topology.nodes.length, 'node')}, ${count(expandPods(topology).length, 'pod')}, ${count(topology.services.length, 'service')}${topology.networkPolicies.length ? `, ${count(topology.networkPolicies.length, 'NetworkPolicy', 'NetworkPolicies')}` : ''}`,
       );
     }
     return ExitCode.ok;

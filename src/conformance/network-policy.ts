@@ -87,7 +87,7 @@ export const networkPolicy: Check = {
     }
     const table = rows.map(({ fromPod: _f, toPod: _t, ...row }) => row);
     const wrong = table.filter((r) => r.seen !== 'unknown' && r.seen !== r.expected);
-    const expected = `${count(table.length, 'probe')} of ${count(pods.length, 'pod')} follow the ${`${view.policies.length} NetworkPolic${view.policies.length === 1 ? 'y' : 'ies'}`}: ${table.filter((r) => r.expected === 'allowed').length} allowed, ${table.filter((r) => r.expected === 'denied').length} denied`;
+    const expected = `${count(table.length, 'probe')} of ${count(pods.length, 'pod')} follow the ${count(view.policies.length, 'NetworkPolicy', 'NetworkPolicies')}: ${table.filter((r) => r.expected === 'allowed').length} allowed, ${table.filter((r) => r.expected === 'denied').length} denied`;
     const evidence = [
       truthTables(table, pods),
       ...wrong

@@ -8,7 +8,7 @@ import { cidrProblem, overlaps, parseCidr } from '../net/ipv4.js';
 import { serviceHooks } from '../plan/kube-proxy.js';
 import { cniConfigPath } from '../plan/names.js';
 import { planLab } from '../plan/plan.js';
-import { policyKey } from '../plan/policy.js';
+import { applyPolicies, policyKey } from '../plan/policy.js';
 import type { LabPlan } from '../plan/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { type LabState, observeLab } from '../state/observe.js';
@@ -189,11 +189,7 @@ export function exerciseLab({
         const now = await lab.status();
         return now.recorded?.ok ? now.recorded.topology.networkPolicies : [];
       },
-      apply: (policies) =>
-        editPolicies((current) => [
-          ...current.filter((p) => !policies.some((n) => policyKey(n) === policyKey(p))),
-          ...policies,
-        ]),
+      apply: (policies) => editPolicies((current) => applyPolicies(current, policies)),
       delete: (keys) => editPolicies((current) => current.filter((p) => !keys.includes(policyKey(p)))),
     },
     async restore(objects) {

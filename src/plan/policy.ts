@@ -78,8 +78,27 @@ export interface Verdict {
   ingress: SideVerdict;
 }
 
+/** A policy's rules of one direction, each with its peers (`from` / `to`) and ports. */
+export function rulesOf(
+  policy: NetworkPolicyConfig,
+  direction: 'ingress' | 'egress',
+): { peers?: PolicyPeer[]; ports?: PolicyPort[] }[] {
+  return direction === 'ingress'
+    ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
+    : (policy.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
+}
+
 /** `ns/name` of a policy. */
 export const policyKey = (p: NetworkPolicyConfig) => `${p.metadata.namespace}/${p.metadata.name}`;
+
+/** Policies with `incoming` applied as `kubectl apply` does: one of the same namespace/name is replaced. */
+export function applyPolicies(
+  current: NetworkPolicyConfig[],
+  incoming: NetworkPolicyConfig[],
+): NetworkPolicyConfig[] {
+  const keys = new Set(incoming.map(policyKey));
+  return [...current.filter((p) => !keys.has(policyKey(p))), ...incoming];
+}
 
 /** `bar/allow-web ingress[0]`. */
 export const formatRule = (r: RuleRef) => `${r.policy} ${r.direction}[${r.rule}]`;
@@ -209,11 +228,7 @@ function side(
   const dest = direction === 'ingress' ? ({ pod } as PolicyEndpoint) : other;
   const allowedBy: RuleRef[] = [];
   for (const policy of policies) {
-    const rules =
-      direction === 'ingress'
-        ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
-        : (policy.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
-    rules.forEach((rule, i) => {
+    rulesOf(policy, direction).forEach((rule, i) => {
       const peerOk =
         !rule.peers ||
         rule.peers.length === 0 ||
@@ -314,11 +329,7 @@ export function renderPolicyRules(view: PolicyView, node: string): string {
           rules.push(`-A ${own} -s ${ip}/32${comment(`${pod.key}: its own node`)} -j RETURN`);
       for (const policy of policies) {
         const ns = policy.metadata.namespace;
-        const list =
-          direction === 'ingress'
-            ? (policy.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
-            : (policy.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
-        list.forEach((rule, r) => {
+        rulesOf(policy, direction).forEach((rule, r) => {
           const label = `${policyKey(policy)} ${direction}[${r}]`;
           const everyone = !rule.peers || rule.peers.length === 0;
           // Destinations whose named ports resolve differently are written per destination pod.
